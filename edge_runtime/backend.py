@@ -1,0 +1,108 @@
+"""The one place that chooses and creates a TFLite interpreter.
+
+Order for ``auto``: ai-edge-litert (maintained), tflite-runtime (legacy, Python <= 3.11 with
+numpy < 2), tensorflow.lite (a desktop that has TensorFlow anyway).
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKENDS = ("ai-edge-litert", "tflite-runtime", "tensorflow")
+_MODULES = {
+    "ai-edge-litert": "ai_edge_litert.interpreter",
+    "tflite-runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow.lite.python.interpreter",
+}
+INSTALL_COMMANDS = {
+    "ai-edge-litert": "pip install ai-edge-litert",
+    "tflite-runtime": "pip install 'numpy<2' tflite-runtime  (Python <= 3.11)",
+    "tensorflow": "pip install tensorflow-cpu",
+}
+
+
+class BackendUnavailableError(ImportError):
+    """The requested interpreter backend (or, for ``auto``, every backend) is not installed."""
+
+
+class ModelLoadError(RuntimeError):
+    """The interpreter refused the model (corrupt file, or an op version it does not know)."""
+
+
+@dataclass(frozen=True)
+class LoadedInterpreter:
+    """An interpreter with its tensors allocated, and the backend that made it."""
+
+    interpreter: object
+    backend: str
+
+
+def _interpreter_class(backend: str):
+    module = importlib.import_module(_MODULES[backend])
+    return module.Interpreter
+
+
+def available_backends() -> list[str]:
+    """Backends that import here, in preference order."""
+    found = []
+    for name in BACKENDS:
+        try:
+            _interpreter_class(name)
+        except ImportError:
+            continue
+        found.append(name)
+    return found
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """The backend name to use: ``backend`` itself when installed, or the first available."""
+    if backend != "auto":
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}, expected auto or one of {BACKENDS}")
+        try:
+            _interpreter_class(backend)
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"backend {backend} is not installed ({exc}); install it with: "
+                f"{INSTALL_COMMANDS[backend]}"
+            ) from None
+        return backend
+    for name in BACKENDS:  # stop at the first: importing TensorFlow costs seconds
+        try:
+            _interpreter_class(name)
+        except ImportError:
+            continue
+        return name
+    raise BackendUnavailableError(
+        "no TFLite interpreter is installed; install one of: "
+        + "; ".join(f"{name}: {cmd}" for name, cmd in INSTALL_COMMANDS.items())
+    )
+
+
+def create_interpreter(
+    model: str | Path | bytes, backend: str = "auto", num_threads: int = 1
+) -> LoadedInterpreter:
+    """Create an interpreter for a model file path or model bytes and allocate its tensors.
+
+    One thread by default: on a Pi the other cores belong to the camera and the application,
+    and for a model this small more threads only add synchronisation.
+    """
+    name = resolve_backend(backend)
+    cls = _interpreter_class(name)
+    source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {
+        "model_path": str(model)}
+    try:
+        with warnings.catch_warnings():
+            # tensorflow.lite warns that it is deprecated in favour of ai-edge-litert; the
+            # order of BACKENDS already says so, and the warning would repeat on every load.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            interpreter = cls(**source, num_threads=num_threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        what = "model bytes" if "model_content" in source else str(model)
+        detail = " ".join(str(exc).split())
+        raise ModelLoadError(f"{what}: {name} cannot load the model: {detail}") from None
+    return LoadedInterpreter(interpreter, name)

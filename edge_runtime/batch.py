@@ -1,0 +1,46 @@
+"""Classify a list of files, one record each; a bad file becomes an error record, never a stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from edge_runtime import imaging
+from edge_runtime.classifier import Classifier
+from edge_runtime.inputs import InputItem
+from edge_runtime.preprocess import PHOTO_DECODE_MIN_SIDE, PreparedInput
+
+
+def save_prepared(directory: Path, index: int, source: Path, prepared: PreparedInput) -> None:
+    """Write the 28x28 model input (and the garment mask, if any) as PNG for inspection."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{index:05d}_{source.stem}"
+    (directory / f"{stem}.png").write_bytes(imaging.encode_png(prepared.pixels))
+    if prepared.mask is not None:
+        mask = prepared.mask.astype("uint8") * 255
+        (directory / f"{stem}_mask.png").write_bytes(imaging.encode_png(mask))
+
+
+def classify_files(
+    classifier: Classifier, items: Iterable[InputItem], save_dir: Path | None = None
+) -> Iterator[dict]:
+    """Yield one record per item: ``{path, label, class_id, score, top_k}`` or ``{path, error}``."""
+    # Photos need only a small copy: let the decoder shrink large JPEGs while decoding.
+    min_side = None if classifier.preprocess == "fmnist" else PHOTO_DECODE_MIN_SIDE
+    for index, item in enumerate(items):
+        if item.error:
+            yield {"path": str(item.path), "error": item.error}
+            continue
+        try:
+            prepared = classifier.prepare(imaging.read_image(item.path, min_side))
+            prediction = classifier.classify_prepared(prepared.pixels)
+            if save_dir is not None:
+                save_prepared(save_dir, index, item.path, prepared)
+        except imaging.ImageDecodeError as exc:
+            yield {"path": str(item.path), "error": str(exc)}
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
+            detail = " ".join(str(exc).split())
+            yield {"path": str(item.path), "error": f"{item.path}: {type(exc).__name__}: {detail}"}
+            continue
+        yield {"path": str(item.path), **prediction.as_dict()}

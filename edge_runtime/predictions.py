@@ -1,0 +1,49 @@
+"""Output parsing: class probabilities to small typed records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One class and its probability."""
+
+    label: str
+    class_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The top class (``unknown``, class_id -1, below the threshold) and the top-k candidates."""
+
+    label: str
+    class_id: int
+    score: float
+    top_k: tuple[Candidate, ...]
+
+    def as_dict(self) -> dict:
+        """JSON-ready form: label, class_id, score, top_k."""
+        return asdict(self) | {"top_k": [asdict(c) for c in self.top_k]}
+
+
+def parse_output(
+    probabilities: np.ndarray, labels: Sequence[str], top_k: int = 3, threshold: float = 0.0
+) -> Prediction:
+    """Rank ``probabilities``; the best class becomes ``unknown`` when its score < ``threshold``."""
+    if len(probabilities) != len(labels):
+        raise ValueError(f"model gives {len(probabilities)} scores, manifest has {len(labels)} labels")
+    order = np.argsort(-probabilities, kind="stable")[: max(1, top_k)]
+    candidates = tuple(
+        Candidate(labels[i], int(i), round(float(probabilities[i]), 6)) for i in order
+    )
+    best = candidates[0]
+    if best.score < threshold:
+        return Prediction(UNKNOWN, -1, best.score, candidates)
+    return Prediction(best.label, best.class_id, best.score, candidates)

@@ -1,0 +1,67 @@
+"""Which installed interpreters load and run a model: ``python -m edge_runtime.probe MODEL``.
+
+The conversion stage runs this in-process and, through ``--legacy-python``, in the
+tflite-runtime environment, so a user learns on the desktop which runtimes a model needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.backend import BACKENDS, BackendUnavailableError, ModelLoadError
+from edge_runtime.runner import ModelRunner
+
+_DISTRIBUTIONS = {
+    "ai-edge-litert": ("ai-edge-litert",),
+    "tflite-runtime": ("tflite-runtime",),
+    "tensorflow": ("tensorflow-cpu", "tensorflow"),
+}
+
+
+def backend_version(backend: str) -> str | None:
+    """The installed distribution version of a backend, or None."""
+    for dist in _DISTRIBUTIONS[backend]:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def probe_model(model: str | Path, backends=BACKENDS) -> dict[str, dict]:
+    """For each installed backend: whether it loads ``model`` and runs one invoke on it."""
+    results = {}
+    for backend in backends:
+        version = backend_version(backend)
+        if version is None:
+            continue
+        entry = {"version": version, "python": platform.python_version(),
+                 "numpy": np.__version__}
+        try:
+            runner = ModelRunner(model, backend)
+            scores = runner.probabilities(np.zeros((28, 28), dtype=np.uint8))
+            entry |= {"loads": True, "runs": bool(np.isfinite(scores).all())}
+        except (ModelLoadError, BackendUnavailableError, ValueError, RuntimeError) as exc:
+            entry |= {"loads": False, "error": " ".join(str(exc).split())[:300]}
+        results[backend] = entry
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the probe of one model as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m edge_runtime.probe",
+                                     description="Report which installed interpreters run MODEL.")
+    parser.add_argument("model", type=Path)
+    args = parser.parse_args(argv)
+    print(json.dumps(probe_model(args.model)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

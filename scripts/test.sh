@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, in every environment that scripts/setup_env.sh made:
+#   .venv          everything (TensorFlow, ai-edge-litert, OpenCV)
+# Fails when any run fails or when a run collects no test.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+status=0
+run() {
+    local venv=$1; shift
+    if [ ! -x "$venv/bin/python" ]; then
+        echo "test.sh: $venv missing: run scripts/setup_env.sh first" >&2
+        status=1
+        return
+    fi
+    echo "=== $venv: pytest $*"
+    "$venv/bin/python" -m pytest "$@"
+    local rc=$?
+    [ $rc -eq 5 ] && echo "test.sh: $venv ran no test" >&2
+    [ $rc -ne 0 ] && status=1
+}
+run .venv "$@"
+exit $status
