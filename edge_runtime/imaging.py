@@ -71,6 +71,16 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def truncation(data: bytes) -> str | None:
+    """Why a PNG or JPEG is visibly cut short, or None. Some OpenCV builds decode a truncated
+    JPEG into a half-grey picture without complaint; a missing end marker tells the truth."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-16:]:
+        return "truncated PNG (no IEND chunk at the end)"
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]:
+        return "truncated JPEG (no end-of-image marker)"
+    return None
+
+
 def _reduced_flag(size: tuple[int, int] | None, min_side: int | None) -> int:
     """An IMREAD_REDUCED_* flag that keeps the short side >= ``min_side``: JPEGs then decode
     at 1/2, 1/4 or 1/8 scale inside libjpeg, far faster than decoding full size and resizing."""
@@ -103,6 +113,9 @@ def decode_image(data: bytes, where: str = "image", min_side: int | None = None)
                 f"{where}: header claims {width}x{height} = {width * height:,} pixels, "
                 f"above the {MAX_PIXELS:,}-pixel limit; refusing to decode"
             )
+    cut = truncation(data)
+    if cut:
+        raise ImageDecodeError(f"{where}: not a decodable image: {cut}")
     flag = _reduced_flag(size, min_side)
     try:
         pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)

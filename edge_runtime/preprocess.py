@@ -38,7 +38,10 @@ class PreparedInput:
 
 
 def looks_like_fmnist(pixels: np.ndarray) -> bool:
-    """True for a small image on a dark border: the Fashion-MNIST convention, not a photo."""
+    """True for a Fashion-MNIST-style image: exactly 28x28 (whatever its border: some test-set
+    garments fill the frame), or small on a dark border."""
+    if pixels.shape[:2] == INPUT_HW:
+        return True
     if max(pixels.shape[:2]) > _FMNIST_MAX_SIDE:
         return False
     gray = imaging.to_gray(pixels)

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian/Ubuntu machine: the Fashion-MNIST data from apt, and .venv with the
-# project and all its extras. Safe to run again; it only adds what is missing.
+# Set up a fresh Debian/Ubuntu machine: the Fashion-MNIST data from apt and three virtual
+# environments, each with the project installed in editable mode:
+#   .venv         desktop and device: train, convert, edge, dev (TensorFlow, ai-edge-litert)
+#   .venv-edge    device only, as on a Pi: edge, dev (no TensorFlow)
+#   .venv-legacy  device on tflite-runtime 2.14 with numpy < 2: legacy, dev
+# Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -15,7 +19,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[train,edge,dev]"
-echo "setup_env: .venv ready ($(.venv/bin/python --version))"
+make_venv() {
+    local venv=$1 extras=$2
+    [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -e ".[$extras]"
+    echo "setup_env: $venv ready ($extras)"
+}
+make_venv .venv train,edge,dev
+make_venv .venv-edge edge,dev
+if "$PYTHON" -c 'import sys; sys.exit(sys.version_info >= (3, 12))'; then
+    make_venv .venv-legacy legacy,dev
+else
+    echo "setup_env: Python > 3.11 has no tflite-runtime wheel; skipping .venv-legacy"
+fi

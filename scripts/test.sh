@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, in every environment that scripts/setup_env.sh made:
 #   .venv          everything (TensorFlow, ai-edge-litert, OpenCV)
-# Fails when any run fails or when a run collects no test.
+#   .venv-edge     the device tests without TensorFlow installed
+#   .venv-legacy   the device tests on tflite-runtime 2.14 with numpy < 2 (when it exists)
+# Extra arguments go to every pytest run. Fails when any run fails or collects no test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -19,4 +21,8 @@ run() {
     [ $rc -ne 0 ] && status=1
 }
 run .venv "$@"
+run .venv-edge -m "not tensorflow" "$@"
+if [ -x .venv-legacy/bin/python ]; then
+    run .venv-legacy -m "not tensorflow" "$@"
+fi
 exit $status

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from train.data import DataError, DataNotFoundError, load_fashion_mnist
-from train.training import TrainConfig
+from train.config import TrainConfig
 
 DEFAULTS = TrainConfig()
 
@@ -27,8 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dropout", type=float, default=DEFAULTS.dropout,
                         help="dropout after each hidden layer, training only")
     parser.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
-    parser.add_argument("--no-flip", dest="flip", action="store_false",
-                        help="turn off random horizontal-flip augmentation")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.add_argument("--limit", type=int, metavar="N",
                         help="train on N training images only (quick runs and tests)")
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        dropout=args.dropout, label_smoothing=args.label_smoothing, flip=args.flip,
+        dropout=args.dropout, label_smoothing=args.label_smoothing,
         seed=args.seed, limit=args.limit,
     )
     print(f"data: {data.directory}", flush=True)

@@ -16,7 +16,8 @@ import tensorflow as tf
 from train import metrics, plots
 from train.atomic_files import atomic_path, write_text_atomic
 from train.data import CLASS_NAMES, FashionMNIST
-from train.training import TrainConfig, TrainResult
+from train.config import TrainConfig
+from train.training import TrainResult
 
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"

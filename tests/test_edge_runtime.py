@@ -1,0 +1,246 @@
+"""The edge runtime on the shipped models, real test-set images and broken files made here.
+
+Runs in every environment: with TensorFlow, without it, and on tflite-runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_runtime import Classifier
+from edge_runtime.backend import resolve_backend
+from edge_runtime.bundle import default_model_path, load_bundle
+from edge_runtime.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND = resolve_backend()
+
+
+def shipped(name: str) -> Path:
+    """A shipped model that this environment's interpreter can load."""
+    return ROOT / "models" / f"fashion_mlp_{name}.tflite"
+
+
+def read_jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _png_with_header(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height, with one tiny IDAT: never decodes that large."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
+            + chunk(b"IEND", b""))
+
+
+def test_default_model_is_the_shipped_int8_with_a_valid_manifest():
+    bundle = load_bundle()
+    assert bundle.path == default_model_path() and bundle.name == "fashion_mlp_int8"
+    assert bundle.manifest["quantization"]["mode"] == "int8"
+    assert bundle.labels[0] == "T-shirt/top"
+
+
+def test_api_classifies_test_images_like_the_manifest_says(fashion):
+    images, labels = fashion.test.images[:2000], fashion.test.labels[:2000]
+    with Classifier(top_k=3) as clf:
+        predictions = clf.classify_batch(images)
+        accuracy = np.mean([p.class_id == y for p, y in zip(predictions, labels)])
+        expected = clf.bundle.manifest["metrics"]["tflite_accuracy"]
+    assert abs(accuracy - expected) < 0.02
+    first = predictions[0]
+    assert first.label == clf.bundle.labels[first.class_id]
+    assert len(first.top_k) == 3 and first.top_k[0].score == first.score
+    assert first.top_k[0].score >= first.top_k[1].score >= first.top_k[2].score
+
+
+@pytest.mark.slow
+def test_ten_thousand_test_pngs_reproduce_the_manifest_accuracy(fashion, tmp_path):
+    """Written out as PNG files and classified by the CLI, the test set must score exactly what
+    the converter measured: the fmnist path hands the model the test set's own pixels."""
+    for i, image in enumerate(fashion.test.images):
+        cv2.imwrite(str(tmp_path / f"{i:05d}.png"), image)
+    model = shipped("int8") if BACKEND != "tflite-runtime" else shipped("float32")
+    out = tmp_path / "out.jsonl"
+    assert main(["--model", str(model), "--output", str(out), str(tmp_path)]) == 0
+    records = read_jsonl(out.read_text())
+    assert len(records) == 10_000
+    predicted = np.array([r["class_id"] for r in records])
+    accuracy = float((predicted == fashion.test.labels).mean())
+    manifest = json.loads(model.with_suffix(".json").read_text())
+    assert accuracy == pytest.approx(manifest["metrics"]["tflite_accuracy"], abs=1e-9)
+
+
+@pytest.fixture
+def mixed_dir(tmp_path, fashion):
+    """Good images in several encodings and every kind of bad file the issue names."""
+    d = tmp_path / "in"
+    d.mkdir()
+    garment = fashion.test.images[0]  # an ankle boot
+    cv2.imwrite(str(d / "a_gray.png"), garment)
+    cv2.imwrite(str(d / "b_colour.jpg"), cv2.cvtColor(garment, cv2.COLOR_GRAY2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 100])
+    cv2.imwrite(str(d / "c_16bit.png"), garment.astype(np.uint16) * 257)
+    rgba = np.dstack([cv2.cvtColor(garment, cv2.COLOR_GRAY2BGR), np.full_like(garment, 255)])
+    cv2.imwrite(str(d / "d_alpha.png"), rgba)
+    (d / "e_empty.png").write_bytes(b"")
+    (d / "f_text.png").write_text("not an image at all\n")
+    big = cv2.imencode(".jpg", np.full((400, 400, 3), 200, np.uint8))[1].tobytes()
+    (d / "g_truncated.jpg").write_bytes(big[: len(big) // 3])
+    png = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (300, 300), np.uint8))[1]
+    (d / "h_truncated.png").write_bytes(png.tobytes()[:2000])
+    (d / "i_zero_width.png").write_bytes(_png_with_header(0, 28))
+    (d / "j_huge.png").write_bytes(_png_with_header(100_000, 100_000))
+    (d / "k_dangling.png").symlink_to(d / "missing-target.png")
+    (tmp_path / "empty_dir").mkdir()
+    return d
+
+
+def test_bad_files_get_one_line_errors_and_never_stop_the_batch(mixed_dir, tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    status = main(["--model", str(shipped("float32")), "--output", str(out),
+                   str(mixed_dir), str(tmp_path / "empty_dir"), str(tmp_path / "nope.png")])
+    assert status == 1
+    records = {Path(r["path"]).name: r for r in read_jsonl(out.read_text())}
+    for good in ("a_gray.png", "b_colour.jpg", "c_16bit.png", "d_alpha.png"):
+        assert records[good]["label"] == "Ankle boot", (good, records[good])
+    expected_errors = {
+        "e_empty.png": "empty file",
+        "f_text.png": "not a decodable image",
+        "g_truncated.jpg": "not a decodable image",
+        "h_truncated.png": "not a decodable image",
+        "i_zero_width.png": "zero dimension",
+        "j_huge.png": "above the 50,000,000-pixel limit",
+        "k_dangling.png": "cannot read",
+        "empty_dir": "directory holds no image files",
+        "nope.png": "no such file or directory",
+    }
+    for name, message in expected_errors.items():
+        error = records[name]["error"]
+        assert message in error and name in error and "\n" not in error, (name, error)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_is_an_error_record(tmp_path, fashion):
+    path = tmp_path / "locked.png"
+    cv2.imwrite(str(path), fashion.test.images[0])
+    path.chmod(0)
+    out = tmp_path / "out.jsonl"
+    assert main(["--output", str(out), str(path)]) == 1
+    assert "cannot read" in read_jsonl(out.read_text())[0]["error"]
+
+
+def test_corrupt_model_is_refused_by_its_manifest(tmp_path, capsys):
+    model = tmp_path / "m.tflite"
+    shutil.copy(shipped("float32"), model)
+    shutil.copy(shipped("float32").with_suffix(".json"), model.with_suffix(".json"))
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte, as a failing SD card would give
+    model.write_bytes(bytes(data))
+    assert main(["--model", str(model), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not match its manifest" in err and "m.tflite" in err
+
+
+def test_model_without_manifest_runs_with_a_warning(tmp_path, fashion, capsys):
+    model = tmp_path / "bare.tflite"
+    shutil.copy(shipped("float32"), model)
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), fashion.test.images[1])  # a pullover
+    assert main(["--model", str(model), str(image)]) == 0
+    captured = capsys.readouterr()
+    assert "warning" in captured.err and "no manifest" in captured.err
+    assert read_jsonl(captured.out)[0]["label"] == "Pullover"
+
+
+def test_missing_backend_names_the_install_command(tmp_path, capsys):
+    missing = next((b for b in ("tflite-runtime", "ai-edge-litert", "tensorflow")
+                    if b != BACKEND and not _importable(b)), None)
+    if missing is None:
+        pytest.skip("every backend is installed here")
+    assert main(["--backend", missing, str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"backend {missing} is not installed" in err and "pip install" in err
+
+
+def _importable(backend: str) -> bool:
+    try:
+        resolve_backend(backend)
+    except ImportError:
+        return False
+    return True
+
+
+def test_formats_and_top_k_and_threshold(tmp_path, fashion, capsys):
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), fashion.test.images[2])  # a trouser
+    assert main(["--model", str(shipped("float32")), "--top-k", "5", str(image)]) == 0
+    record = read_jsonl(capsys.readouterr().out)[0]
+    assert set(record) == {"path", "label", "class_id", "score", "top_k"}
+    assert record["label"] == "Trouser" and len(record["top_k"]) == 5
+    assert main(["--model", str(shipped("float32")), "--threshold", "1.0", "--format", "csv",
+                 str(image)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "path,label,class_id,score,top_k,error" and ",unknown,-1," in lines[1]
+    assert main(["--model", str(shipped("float32")), "--format", "text", str(image)]) == 0
+    assert capsys.readouterr().out.startswith(f"{image}: Trouser ")
+
+
+def test_usage_error_exits_2():
+    with pytest.raises(SystemExit) as info:
+        main(["--top-k", "0", "x.png"])
+    assert info.value.code == 2
+
+
+def _python_without_tensorflow(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter in which importing TensorFlow or Keras fails."""
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'):\n"
+        "            raise ImportError('TensorFlow is blocked in this test')\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", blocker + code], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_runs_with_tensorflow_blocked_from_any_directory(tmp_path, fashion):
+    image = tmp_path / "boot.png"
+    cv2.imwrite(str(image), fashion.test.images[0])
+    code = (
+        "from edge_runtime.cli import main\n"
+        f"status = main([{str(image)!r}, '--backend', 'auto'])\n"
+        "assert not any(m.startswith('tensorflow') for m in sys.modules), 'TF was imported'\n"
+        "sys.exit(status)\n"
+    )
+    done = _python_without_tensorflow(code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = read_jsonl(done.stdout)[0]
+    assert record["label"] == "Ankle boot"
+
+
+def test_product_shot_on_a_light_background_is_classified_like_the_original(fashion):
+    """A garment photographed the catalogue way: dark-on-white, large, off-centre."""
+    with Classifier(shipped("float32"), preprocess="photo") as clf:
+        agree = 0
+        for image, label in zip(fashion.test.images[:100], fashion.test.labels[:100]):
+            big = cv2.resize(255 - image, (224, 224), interpolation=cv2.INTER_CUBIC)
+            canvas = np.full((360, 480, 3), 250, np.uint8)
+            canvas[40:264, 200:424] = big[:, :, None]
+            agree += clf.classify(canvas).class_id == label
+    assert agree >= 75  # the model alone gets ~90 of these 100 right
