@@ -33,7 +33,7 @@ def classify_files(
             continue
         try:
             prepared = classifier.prepare(imaging.read_image(item.path, min_side))
-            prediction = classifier.classify_prepared(prepared.pixels)
+            prediction = classifier.predict(prepared)
             if save_dir is not None:
                 save_prepared(save_dir, index, item.path, prepared)
         except imaging.ImageDecodeError as exc:

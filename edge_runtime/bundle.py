@@ -17,6 +17,7 @@ from edge_runtime.labels import FASHION_MNIST_LABELS
 
 MANIFEST_SCHEMA_VERSION = 1
 DEFAULT_MODEL_NAME = "fashion_mlp_int8"
+PHOTO_MODEL_NAME = "fashion_mlp_photo_int8"  # trained for photos; used for them by default
 PIXEL_CONVENTION = "28x28 grayscale, garment bright (up to 255) on a black (0) background"
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.bundle import ModelBundle, load_bundle
-from edge_runtime.predictions import Prediction, parse_output
+from edge_runtime.bundle import PHOTO_MODEL_NAME, ModelBundle, default_model_path, load_bundle
+from edge_runtime.predictions import UNKNOWN, Prediction, parse_output
 from edge_runtime.runner import ModelRunner
 
 
@@ -20,7 +20,9 @@ class Classifier:
 
     ``top_k`` candidates are kept per prediction; a top score below ``threshold`` gives
     ``unknown``. ``preprocess`` is ``auto``, ``fmnist`` or ``photo`` (see
-    :mod:`edge_runtime.preprocess`).
+    :mod:`edge_runtime.preprocess`). Inputs prepared by the photo path go to ``photo_model``:
+    by default, when ``model`` is not given either, the shipped photo-robust model; otherwise
+    the same model as everything else.
     """
 
     def __init__(
@@ -31,9 +33,17 @@ class Classifier:
         top_k: int = 3,
         threshold: float = 0.0,
         preprocess: str = "auto",
+        photo_model: str | Path | None = None,
     ) -> None:
         self.bundle: ModelBundle = load_bundle(model)
         self.runner = ModelRunner(self.bundle.path, backend, num_threads)
+        if photo_model is None and model is None:
+            shipped = default_model_path(PHOTO_MODEL_NAME)
+            photo_model = shipped if shipped.is_file() else None
+        self.photo_bundle, self.photo_runner = self.bundle, self.runner
+        if photo_model is not None:
+            self.photo_bundle = load_bundle(photo_model)
+            self.photo_runner = ModelRunner(self.photo_bundle.path, backend, num_threads)
         self.top_k, self.threshold, self.preprocess = top_k, threshold, preprocess
 
     @property
@@ -48,12 +58,28 @@ class Classifier:
         self.close()
 
     def close(self) -> None:
-        """Release the interpreter."""
+        """Release the interpreters."""
         self.runner.close()
+        self.photo_runner.close()
 
     def classify_prepared(self, pixels: np.ndarray) -> Prediction:
-        """Classify one prepared 28x28 uint8 input (garment bright on black)."""
+        """Classify one prepared 28x28 uint8 input (garment bright on black) with the main model."""
         return parse_output(self.runner.probabilities(pixels), self.bundle.labels, self.top_k,
+                            self.threshold)
+
+    def probabilities(self, prepared) -> np.ndarray:
+        """Class probabilities of a :class:`~edge_runtime.preprocess.PreparedInput`, from the
+        photo model when the photo path made it."""
+        runner = self.photo_runner if prepared.mode == "photo" else self.runner
+        return runner.probabilities(prepared.pixels)
+
+    def predict(self, prepared) -> Prediction:
+        """The prediction for a :class:`~edge_runtime.preprocess.PreparedInput`; ``unknown`` with
+        score 0 when the photo path found no garment at all."""
+        if prepared.mask is not None and not prepared.mask.any():
+            return Prediction(UNKNOWN, -1, 0.0, ())
+        bundle = self.photo_bundle if prepared.mode == "photo" else self.bundle
+        return parse_output(self.probabilities(prepared), bundle.labels, self.top_k,
                             self.threshold)
 
     def prepare(self, image):
@@ -65,7 +91,7 @@ class Classifier:
 
     def classify(self, image) -> Prediction:
         """Classify one image: a gray (H, W) or BGR (H, W, 3) uint8 array, or a DecodedImage."""
-        return self.classify_prepared(self.prepare(image).pixels)
+        return self.predict(self.prepare(image))
 
     def classify_batch(self, images: Iterable) -> list[Prediction]:
         """Classify several images, one prediction each, in order."""

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path,
                         help="a .tflite model; its NAME.json manifest is read when present "
                         "(default: the shipped int8 model)")
+    parser.add_argument("--photo-model", type=Path,
+                        help="model for inputs prepared by the photo path (default: --model, or "
+                        "the shipped photo-robust model when --model is not given)")
     parser.add_argument("--backend", default="auto", choices=["auto", *BACKENDS],
                         help="interpreter (default: ai-edge-litert, then tflite-runtime, "
                         "then tensorflow)")
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             classifier = Classifier(args.model, args.backend, args.threads, args.top_k,
-                                    args.threshold, args.preprocess)
+                                    args.threshold, args.preprocess, args.photo_model)
     except (FileNotFoundError, ModelIntegrityError, ManifestError, ModelInputError,
             ModelLoadError, BackendUnavailableError) as exc:
         print(f"fashion-classify: error: {exc}", file=sys.stderr)

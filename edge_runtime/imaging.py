@@ -189,14 +189,15 @@ def to_lab(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
 
 
-def kmeans_centers(samples: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """``k`` cluster centres of float32 ``samples`` (N, D); deterministic for a given seed."""
+def kmeans_centers(samples: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` cluster centres of float32 ``samples`` (N, D) and the share of samples in each;
+    deterministic for a given seed."""
     cv2.setRNGSeed(seed)
     k = min(k, len(samples))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    _, _, centers = cv2.kmeans(samples.astype(np.float32), k, None, criteria, 1,
-                               cv2.KMEANS_PP_CENTERS)
-    return centers
+    _, assigned, centers = cv2.kmeans(samples.astype(np.float32), k, None, criteria, 1,
+                                      cv2.KMEANS_PP_CENTERS)
+    return centers, np.bincount(assigned.ravel(), minlength=k) / len(assigned)
 
 
 def otsu_threshold(values: np.ndarray) -> float:
@@ -225,3 +226,38 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     flood = padded.copy()
     cv2.floodFill(flood, np.zeros((flood.shape[0] + 2, flood.shape[1] + 2), np.uint8), (0, 0), 1)
     return (padded | (1 - flood)).astype(bool)[1:-1, 1:-1]
+
+
+def render_confusion_matrix(matrix: np.ndarray, labels, title: str) -> bytes:
+    """A confusion-matrix heatmap as PNG bytes, drawn with OpenCV (no matplotlib on a device).
+
+    Cells are shaded by the fraction of their row (true class) and show the raw count.
+    """
+    cell, left, top = 56, 130, 70
+    n = len(labels)
+    canvas = np.full((top + cell * n + 110, left + cell * n + 20, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(canvas, title, (10, 28), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(canvas, "rows: true class, columns: predicted", (10, 52), font, 0.45,
+                (80, 80, 80), 1, cv2.LINE_AA)
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    for row in range(n):
+        cv2.putText(canvas, labels[row][:14], (6, top + row * cell + cell // 2 + 5), font, 0.42,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+        for col in range(n):
+            x, y = left + col * cell, top + row * cell
+            shade = int(255 * (1 - rates[row, col]))
+            cv2.rectangle(canvas, (x, y), (x + cell - 1, y + cell - 1), (255, shade, shade), -1)
+            cv2.rectangle(canvas, (x, y), (x + cell - 1, y + cell - 1), (200, 200, 200), 1)
+            colour = (255, 255, 255) if rates[row, col] > 0.5 else (0, 0, 0)
+            text = str(int(matrix[row, col]))
+            cv2.putText(canvas, text, (x + cell // 2 - 5 * len(text), y + cell // 2 + 5), font,
+                        0.45, colour, 1, cv2.LINE_AA)
+    for col in range(n):  # column labels, written vertically below the grid
+        label = np.full((cell, 100, 3), 255, np.uint8)
+        cv2.putText(label, labels[col][:14], (2, cell // 2 + 5), font, 0.42, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        rotated = cv2.rotate(label, cv2.ROTATE_90_CLOCKWISE)
+        y0 = top + n * cell + 5
+        canvas[y0 : y0 + 100, left + col * cell : left + (col + 1) * cell] = rotated[:, ::-1][:, ::-1]
+    return encode_png(canvas)

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dropout", type=float, default=DEFAULTS.dropout,
                         help="dropout after each hidden layer, training only")
     parser.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
+    parser.add_argument("--photo-copies", type=int, default=0, metavar="N",
+                        help="train the photo-robust variant on N augmented copies of the data "
+                        "(see train/augment.py; 0: the plain model)")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.add_argument("--limit", type=int, metavar="N",
                         help="train on N training images only (quick runs and tests)")
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         dropout=args.dropout, label_smoothing=args.label_smoothing,
+        photo_copies=args.photo_copies,
         seed=args.seed, limit=args.limit,
     )
     print(f"data: {data.directory}", flush=True)

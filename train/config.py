@@ -17,3 +17,6 @@ class TrainConfig:
     validation_split: float = 0.1
     seed: int = 0
     limit: int | None = None
+    # > 0 trains the photo-robust variant: rendered originals plus this many augmented copies
+    # of every training image (train/augment.py); validation is augmented the same way.
+    photo_copies: int = 0

@@ -1,4 +1,5 @@
-"""Fit the MLP: seeded split, dropout, label smoothing, cosine learning-rate decay."""
+"""Fit the MLP: seeded split, dropout, label smoothing, cosine learning-rate decay, and for
+the photo-robust variant, augmented data."""
 
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ def train_model(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     (x_fit, y_fit), (x_val, y_val) = split_train_validation(images, labels, config)
+    if config.photo_copies:
+        from train.augment import photo_training_set
+
+        x_fit, y_fit = photo_training_set(x_fit, y_fit, config.photo_copies, config.seed)
+        x_val, y_val = photo_training_set(x_val, y_val, 1, config.seed + 1)
     model = build_model(config.dropout)
     steps = config.epochs * int(np.ceil(len(x_fit) / config.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, steps))

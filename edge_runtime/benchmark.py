@@ -1,0 +1,371 @@
+"""``fashion-bench``: every model variant on every interpreter, side by side.
+
+Each row is measured in a fresh worker process (``python -m edge_runtime.benchmark worker``),
+so process-level figures (cold start, peak RSS) are honest and a runtime that lives in another
+virtual environment (tflite-runtime, through ``--legacy-python``) is measured the same way.
+TensorFlow is imported only by the worker of the Keras row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.backend import BACKENDS
+from edge_runtime.bundle import models_dir
+
+REPEATS = 3
+LATENCY_INVOKES = 2000
+WARMUP_INVOKES = 200
+THROUGHPUT_BATCH = 256
+VARIANTS = ("float32", "float16", "dynamic", "int8")
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------- worker (one row, one process)
+
+def _keras_predictor(model_path: Path):
+    import keras  # only the Keras row's worker pays for TensorFlow
+
+    model = keras.models.load_model(model_path)
+    return lambda batch: model.predict(batch, verbose=0, batch_size=len(batch))
+
+
+def _litert_predictor(model_path: Path, backend: str):
+    from edge_runtime.runner import ModelRunner
+
+    return ModelRunner(model_path, backend)
+
+
+def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
+    """Measure one (model, backend) row in this process; returns a JSON-ready dict."""
+    from train.data import load_fashion_mnist
+
+    test = load_fashion_mnist().test
+    timings: dict[str, list[float]] = {"load_s": []}
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        predictor = (_keras_predictor(model_path) if backend == "keras"
+                     else _litert_predictor(model_path, backend))
+        timings["load_s"].append(time.perf_counter() - start)
+    if backend == "keras":
+        predicted = predictor(test.images).argmax(axis=1)
+        single = lambda x: predictor(x[None])  # noqa: E731
+        batch_fn = predictor
+    else:
+        predicted = predictor.probabilities_batch(test.images).argmax(axis=1)
+        single = predictor.probabilities
+        batch_fn = predictor.probabilities_batch
+    for x in test.images[:WARMUP_INVOKES]:
+        single(x)
+    latencies = []
+    for x in test.images[:LATENCY_INVOKES] if backend != "keras" else test.images[:300]:
+        start = time.perf_counter_ns()
+        single(x)
+        latencies.append((time.perf_counter_ns() - start) / 1000)
+    throughput = []
+    batch = test.images[:THROUGHPUT_BATCH * 8]
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        batch_fn(batch)
+        throughput.append(len(batch) / (time.perf_counter() - start))
+    result = {
+        "predicted": predicted.tolist(),
+        "load_ms": _spread([t * 1000 for t in timings["load_s"]]),
+        "latency_us": {"p50": float(np.percentile(latencies, 50)),
+                       "p99": float(np.percentile(latencies, 99)), "n": len(latencies)},
+        "throughput_ips": _spread(throughput),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    if photos is not None and backend != "keras":
+        result["photo_top1"] = _photo_top1(model_path, backend, photos)
+    return result
+
+
+def _photo_top1(model_path: Path, backend: str, folder: Path) -> float:
+    from edge_runtime.classifier import Classifier
+    from edge_runtime.evaluate import evaluate, find_photos
+
+    with Classifier(model_path, backend, preprocess="photo") as clf:
+        photos = find_photos(folder, clf.bundle.labels)
+        counts = np.bincount([p.class_id for p in photos], minlength=len(clf.bundle.labels))
+        photos = [p for p in photos if counts[p.class_id] >= 25]
+        top3 = evaluate(clf, photos)["top3"]
+    return float(np.mean(top3[:, 0] == np.array([p.class_id for p in photos])))
+
+
+def _spread(values: list[float]) -> dict:
+    return {"median": float(statistics.median(values)), "min": float(min(values)),
+            "max": float(max(values))}
+
+
+def cold_start(python: str, model_path: Path, backend: str, image: Path) -> dict:
+    """Wall time from process start to the first prediction, and the process's peak RSS."""
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "backend, model, image = sys.argv[1], Path(sys.argv[2]), sys.argv[3]\n"
+            "if backend == 'keras':\n"
+            "    import cv2, keras\n"
+            "    m = keras.models.load_model(model)\n"
+            "    print(int(m.predict(cv2.imread(image, 0)[None], verbose=0).argmax()))\n"
+            "else:\n"
+            "    from edge_runtime.classifier import Classifier\n"
+            "    from edge_runtime.imaging import read_image\n"
+            "    print(Classifier(model, backend).classify(read_image(image)).class_id)\n")
+    runs = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        proc = subprocess.Popen([python, "-c", code, backend, str(model_path), str(image)],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=_ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.stdout.close()
+        if status != 0:
+            return {"error": "cold-start process failed"}
+        runs.append((elapsed, usage.ru_maxrss / 1024))
+    return {"cold_start_s": _spread([r[0] for r in runs]),
+            "peak_rss_mb": _spread([r[1] for r in runs])}
+
+
+# ---------------------------------------------------------------- driver (the table)
+
+def _rows(models: Path, keras_model: Path | None, legacy_python: Path | None):
+    """(name, variant, backend, model path, python) for every row to measure."""
+    from edge_runtime.backend import available_backends
+
+    rows = []
+    if keras_model is not None and "tensorflow" in available_backends():
+        rows.append(("keras", "float32", "keras", keras_model, sys.executable))
+    for variant in VARIANTS:
+        path = models / f"fashion_mlp_{variant}.tflite"
+        if not path.is_file():
+            continue
+        for backend in available_backends():
+            rows.append((f"{variant}/{backend}", variant, backend, path, sys.executable))
+        if legacy_python is not None:
+            rows.append((f"{variant}/tflite-runtime", variant, "tflite-runtime", path,
+                         str(legacy_python)))
+    return rows
+
+
+def run_worker(python: str, model: Path, backend: str, photos: Path | None) -> dict:
+    """Run :func:`worker` in a fresh process of ``python``; a load failure is a row, not a crash."""
+    cmd = [python, "-m", "edge_runtime.benchmark", "worker", str(model), backend]
+    if photos is not None:
+        cmd += ["--photos", str(photos)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=_ROOT, timeout=900)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        return {"error": (lines[-1] if lines else "worker failed")[:200]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    """CPU model, cores, Python: the context every figure belongs to."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "date": datetime.now(timezone.utc).isoformat(
+                timespec="seconds")}
+
+
+def cli_figures(python: str, png_dir: Path, one_png: Path, out_file: Path) -> dict:
+    """The device command end to end: start to first result on one PNG (and peak RSS), and
+    images per second over a directory of 28x28 PNGs with JSON Lines output."""
+    cmd = [python, "-m", "edge_runtime", "--output", str(out_file)]
+    single = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd + [str(one_png)], stderr=subprocess.DEVNULL, cwd=_ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        single.append((time.perf_counter() - start, usage.ru_maxrss / 1024, status))
+    n = sum(1 for _ in png_dir.iterdir())
+    rates = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        subprocess.run(cmd + [str(png_dir)], stderr=subprocess.DEVNULL, cwd=_ROOT, check=True)
+        rates.append(n / (time.perf_counter() - start))
+    return {"first_result_s": _spread([s[0] for s in single]),
+            "peak_rss_mb": _spread([s[1] for s in single]),
+            "directory_images": n, "directory_ips": _spread(rates)}
+
+
+def build_table(rows: list[dict]) -> str:
+    """The markdown table of all rows."""
+    head = ("| variant / runtime | accuracy | drop vs Keras (95% CI), pp | worst class drop, pp "
+            "| agreement | size, KB | load, ms | cold start, s | peak RSS, MB | p50 / p99, us "
+            "| batch, img/s | real photos top-1 |")
+    lines = [head, "|" + "---|" * 12]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['name']} | cannot run: {r['error']} |" + " |" * 10)
+            continue
+        cmp_ = r.get("vs_keras", {})
+        drop = (f"{cmp_['drop_pp']:+.2f} ({cmp_['drop_ci95_pp'][0]:+.2f}, "
+                f"{cmp_['drop_ci95_pp'][1]:+.2f})" if cmp_ else "-")
+        photo = f"{r['photo_top1']:.1%}" if "photo_top1" in r else "-"
+        cold = r.get("cold", {})
+        lines.append(
+            f"| {r['name']} | {r['accuracy']:.2%} | {drop} "
+            f"| {cmp_.get('worst_class_drop_pp', 0):+.1f} | {cmp_.get('agreement', 1):.4f} "
+            f"| {r['size_kb']:.0f} | {r['load_ms']['median']:.1f} "
+            f"| {cold.get('cold_start_s', {}).get('median', float('nan')):.2f} "
+            f"| {cold.get('peak_rss_mb', {}).get('median', float('nan')):.0f} "
+            f"| {r['latency_us']['p50']:.0f} / {r['latency_us']['p99']:.0f} "
+            f"| {r['throughput_ips']['median']:,.0f} | {photo} |")
+    return "\n".join(lines)
+
+
+def checks(rows: list[dict], cli: dict | None) -> list[tuple[bool, str]]:
+    """The PASS/FAIL findings the table must show."""
+    by = {r["name"]: r for r in rows if "error" not in r}
+    out = []
+    f32, i8 = by.get("float32/ai-edge-litert"), by.get("int8/ai-edge-litert")
+    if f32 and i8:
+        ratio = i8["size_kb"] / f32["size_kb"]
+        out.append((ratio <= 0.3, f"int8 file is {ratio:.2f} x float32 (limit 0.30)"))
+        a, b = i8["latency_us"]["p50"], f32["latency_us"]["p50"]
+        out.append((a <= b, f"int8 p50 {a:.1f} us vs float32 {b:.1f} us on ai-edge-litert"))
+    keras = by.get("keras")
+    if keras and i8 and "cold" in keras and "cold" in i8:
+        speed = keras["cold"]["cold_start_s"]["median"] / i8["cold"]["cold_start_s"]["median"]
+        out.append((speed >= 15, f"edge cold start {speed:.1f}x faster than Keras (limit 15x)"))
+        rss = i8["cold"]["peak_rss_mb"]["median"] / keras["cold"]["peak_rss_mb"]["median"]
+        out.append((rss <= 1 / 8, f"edge peak RSS {rss:.3f} x Keras's (limit 0.125)"))
+    if cli:
+        t, m = cli["first_result_s"]["median"], cli["peak_rss_mb"]["median"]
+        out.append((t <= 0.25, f"fashion-classify start to first result {t:.3f} s (limit 0.25)"))
+        out.append((m <= 60, f"fashion-classify peak RSS {m:.0f} MB (limit 60)"))
+        ips = cli["directory_ips"]["median"]
+        out.append((ips >= 5000, f"fashion-classify {ips:,.0f} PNG/s to JSON Lines (limit 5,000)"))
+    return out
+
+
+def plot(rows: list[dict], out: Path) -> list[str]:
+    """Accuracy against p50 latency and against file size, one point per row (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    good = [r for r in rows if "error" not in r]
+    written = []
+    for key, xlabel, fname in (("latency", "single-image latency p50 (us, log)", "accuracy_latency.png"),
+                               ("size", "file size (KB, log)", "accuracy_size.png")):
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        for r in good:
+            x = r["latency_us"]["p50"] if key == "latency" else r["size_kb"]
+            ax.scatter(x, r["accuracy"] * 100, s=40)
+            ax.annotate(r["name"], (x, r["accuracy"] * 100), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.set_title(f"Fashion-MNIST MLP: accuracy against {key}")
+        fig.tight_layout()
+        fig.savefig(out / fname, dpi=110)
+        plt.close(fig)
+        written.append(fname)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``fashion-bench`` (or, with ``worker``, one row for the driver)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:
+        parser = argparse.ArgumentParser(prog="fashion-bench worker")
+        parser.add_argument("model", type=Path)
+        parser.add_argument("backend", choices=[*BACKENDS, "keras"])
+        parser.add_argument("--photos", type=Path)
+        args = parser.parse_args(argv[1:])
+        print(json.dumps(worker(args.model, args.backend, args.photos)))
+        return 0
+    parser = argparse.ArgumentParser(
+        prog="fashion-bench",
+        description="Benchmark every model variant on every installed interpreter: accuracy, "
+        "drop against Keras, size, load time, cold start, peak RSS, latency, throughput and "
+        "real-photo accuracy. Writes results.json, results.md and PNG plots.")
+    parser.add_argument("--models", type=Path, default=None,
+                        help="directory of NAME.tflite bundles (default: the shipped models)")
+    parser.add_argument("--keras", type=Path, default=Path("runs/default/model.keras"),
+                        help="the Keras model for the reference row (default: %(default)s)")
+    parser.add_argument("--legacy-python", type=Path, metavar="PATH",
+                        help="python of a tflite-runtime environment, for its rows")
+    parser.add_argument("--photos", type=Path, default=_ROOT.parent / "shared" / "real-photos",
+                        help="labelled photo folder for the real-photo column (skipped if absent)")
+    parser.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR")
+    args = parser.parse_args(argv)
+    from convert.compare import compare_predictions
+    from edge_runtime.imaging import encode_png
+    from train.data import load_fashion_mnist
+
+    models = args.models or models_dir()
+    photos = args.photos if args.photos and args.photos.is_dir() else None
+    keras_model = args.keras if args.keras.is_file() else None
+    test = load_fashion_mnist().test
+    args.out.mkdir(parents=True, exist_ok=True)
+    png_dir = args.out / "pngs"
+    png_dir.mkdir(exist_ok=True)
+    for i, image in enumerate(test.images[:2000]):
+        (png_dir / f"{i:05d}.png").write_bytes(encode_png(image))
+    one_png = png_dir / "00000.png"
+
+    plan = _rows(models, keras_model, args.legacy_python)
+    results, predictions = [], {}
+    for index, (name, variant, backend, path, python) in enumerate(plan, 1):
+        print(f"[{index}/{len(plan)}] {name} ...", file=sys.stderr, flush=True)
+        row = {"name": name, "variant": variant, "backend": backend}
+        row |= run_worker(python, path, backend, photos if backend != "keras" else None)
+        if "error" not in row:
+            predictions[name] = np.array(row.pop("predicted"))
+            row["size_kb"] = path.stat().st_size / 1024
+            row["accuracy"] = float((predictions[name] == test.labels).mean())
+            row["cold"] = cold_start(python, path, backend, one_png)
+        results.append(row)
+    if "keras" in predictions:
+        for row in results:
+            if row["name"] != "keras" and row["name"] in predictions:
+                row["vs_keras"] = compare_predictions(test.labels, predictions["keras"],
+                                                      predictions[row["name"]]).as_dict()
+    print("[cli] fashion-classify end to end ...", file=sys.stderr, flush=True)
+    cli = cli_figures(sys.executable, png_dir, one_png, args.out / "cli.jsonl")
+    found = checks(results, cli)
+    info = machine()
+    payload = {"machine": info, "rows": results, "cli": cli,
+               "checks": [{"pass": ok, "check": text} for ok, text in found]}
+    (args.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    table = build_table(results)
+    header = (f"Benchmark {info['date'][:10]} on {info['cpu']}, {info['cores']} cores, Python "
+              f"{info['python']}; one interpreter thread; medians of {REPEATS} runs.\n\n")
+    (args.out / "results.md").write_text(header + table + "\n\n" + "\n".join(
+        f"- {'PASS' if ok else 'FAIL'}: {text}" for ok, text in found) + "\n")
+    plots = plot(results, args.out)
+    print(header + table)
+    for ok, text in found:
+        print(f"{'PASS' if ok else 'FAIL'}: {text}")
+    print(f"wrote {args.out}/results.json, results.md" + "".join(f", {p}" for p in plots))
+    return 0 if all(ok for ok, _ in found) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
