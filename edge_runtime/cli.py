@@ -1,6 +1,8 @@
-"""``fashion-classify``: classify image files and directories on a device, without TensorFlow.
+"""``fashion-classify``: classify image files, directories, video files and live camera frames
+on a device, without TensorFlow.
 
-Exit status: 0 every input classified, 1 some inputs failed (the rest are still reported),
+Exit status: 0 every input classified (or a stream ended, or was stopped by SIGINT/SIGTERM),
+1 some inputs failed (the rest are still reported) or a camera/video failed for good,
 2 usage error (bad option, unusable model, no interpreter installed).
 """
 
@@ -8,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -30,7 +34,31 @@ def build_parser() -> argparse.ArgumentParser:
         "files, directories (searched recursively) or glob patterns.",
         epilog="Exit status: 0 all classified, 1 some inputs failed, 2 usage or model error.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH")
+    parser.add_argument("paths", nargs="*", metavar="PATH")
+    source = parser.add_argument_group("live sources (instead of PATHs)")
+    exclusive = source.add_mutually_exclusive_group()
+    exclusive.add_argument("--camera", type=int, metavar="N", help="USB webcam N (OpenCV/V4L2)")
+    exclusive.add_argument("--picamera", action="store_true",
+                           help="the Raspberry Pi CSI camera (picamera2)")
+    exclusive.add_argument("--video", metavar="PATH|URL", help="a video file or network stream")
+    source.add_argument("--width", type=int, default=640)
+    source.add_argument("--height", type=int, default=480)
+    source.add_argument("--fps", type=float, help="requested camera frame rate")
+    source.add_argument("--roi", metavar="x,y,w,h",
+                        help="region to classify, in pixels (default: a centred square)")
+    source.add_argument("--smooth", type=int, default=5, metavar="N",
+                        help="average probabilities over the last N frames (default 5)")
+    source.add_argument("--background", type=int, nargs="?", const=15, default=0, metavar="K",
+                        help="static camera: learn the empty scene from the first K frames "
+                        "(default 15) and segment the garment against it")
+    source.add_argument("--emit", choices=["every", "change"], default="every",
+                        help="a record per frame, or only when the smoothed label changes")
+    source.add_argument("--show", action="store_true",
+                        help="show the annotated frames in a window (needs a display)")
+    source.add_argument("--record", type=Path, metavar="FILE", help="write annotated video")
+    source.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    source.add_argument("--give-up-after", type=float, default=60.0, metavar="S",
+                        help="keep retrying a failed camera this long (default 60 s)")
     parser.add_argument("--model", type=Path,
                         help="a .tflite model; its NAME.json manifest is read when present "
                         "(default: the shipped int8 model)")
@@ -61,6 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.top_k < 1 or args.threads < 1 or not 0.0 <= args.threshold <= 1.0:
         parser.error("--top-k and --threads must be >= 1, --threshold within 0..1")
+    live = args.camera is not None or args.picamera or args.video is not None
+    if live == bool(args.paths):
+        parser.error("give PATHs to classify, or one of --camera, --picamera, --video")
+    if args.smooth < 1:
+        parser.error("--smooth must be >= 1")
+    if args.show and live:
+        from edge_runtime.imaging import display_available
+
+        reason = display_available()
+        if reason:
+            parser.error(f"--show: {reason}")
     from edge_runtime.classifier import Classifier
 
     try:
@@ -75,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     for warning in caught:
         print(f"fashion-classify: warning: {warning.message}", file=sys.stderr)
 
-    from edge_runtime.batch import classify_files
-
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:
         writer = RecordWriter(out, args.format)
+        if live:
+            return run_stream(args, classifier, writer, parser)
+        from edge_runtime.batch import classify_files
+
         inputs = expand_inputs(args.paths)
         progress = Progress(len(inputs), sys.stderr)
         failed = 0
@@ -99,3 +140,41 @@ def main(argv: list[str] | None = None) -> int:
         if out is not sys.stdout:
             out.close()
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def run_stream(args, classifier, writer: RecordWriter, parser: argparse.ArgumentParser) -> int:
+    """Classify a camera or video until it ends, fails for good, or SIGINT/SIGTERM arrives."""
+    from edge_runtime.live import LiveOptions, parse_roi, run_live
+    from edge_runtime.sources import (FrameSourceError, OpenCVSource, PiCameraSource,
+                                      ResilientSource, RetryPolicy)
+
+    try:
+        roi = parse_roi(args.roi) if args.roi else None
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.picamera:
+        source = PiCameraSource(args.width, args.height, args.fps)
+    else:
+        target = args.camera if args.camera is not None else args.video
+        source = OpenCVSource(target, args.width, args.height, args.fps)
+    source = ResilientSource(source, RetryPolicy(give_up_after_s=args.give_up_after))
+    options = LiveOptions(roi=roi, smooth=args.smooth, emit=args.emit,
+                          background_frames=args.background, show=args.show,
+                          record=args.record, max_frames=args.max_frames)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        source.open()
+        run_live(source, classifier, writer.write, options, stop.is_set)
+    except FrameSourceError as exc:
+        print(f"fashion-classify: error: {exc}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    except ValueError as exc:  # an ROI outside the frame, an unwritable --record
+        print(f"fashion-classify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        source.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK

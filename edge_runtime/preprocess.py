@@ -20,7 +20,7 @@ import numpy as np
 
 from edge_runtime import imaging
 from edge_runtime.imaging import DecodedImage
-from edge_runtime.segment import segment_garment
+from edge_runtime.segment import segment_against_background, segment_garment
 from edge_runtime.tensors import INPUT_HW
 
 MODES = ("auto", "fmnist", "photo")
@@ -89,9 +89,13 @@ def render_garment(bright: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return fit_on_canvas(garment[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
 
 
-def prepare_photo(image: DecodedImage) -> PreparedInput:
-    """The photo path: segment the garment, negate it, render it as Fashion-MNIST does."""
-    segmented = segment_garment(image.pixels, image.alpha)
+def prepare_photo(image: DecodedImage, background: np.ndarray | None = None) -> PreparedInput:
+    """The photo path: segment the garment (against ``background``, the empty scene of a static
+    camera, when given), negate it, render it as Fashion-MNIST does."""
+    if background is not None:
+        segmented = segment_against_background(image.pixels, background)
+    else:
+        segmented = segment_garment(image.pixels, image.alpha)
     negated = 255 - imaging.to_gray(segmented.pixels)
     return PreparedInput(render_garment(negated, segmented.mask), "photo", segmented.mask)
 

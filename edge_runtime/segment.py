@@ -23,6 +23,7 @@ _CLUSTERS = 4
 _MIN_CLUSTER_SHARE = 0.2  # of border pixels; measured on the dev photos: 32% -> 41% top-1
 _MIN_DISTANCE = 10.0  # L*a*b* units: below this a pixel is background whatever Otsu says
 _KEEP_FRACTION = 0.25  # keep parts at least this fraction of the largest (a pair of shoes)
+_MIN_BACKGROUND_DIFF = 25.0  # grey levels: below this a change is sensor noise or lighting
 _MIN_AREA = 0.02  # a "garment" smaller than this share of the frame is noise: no garment
 
 
@@ -90,6 +91,23 @@ def segment_garment(pixels: np.ndarray, alpha: np.ndarray | None = None) -> Segm
     foreground = distance > threshold
     radius = max(1, round(min(small.shape[:2]) / 64))
     mask = imaging.fill_holes(_garment_parts(imaging.clean_mask(foreground, radius)))
+    if mask.mean() < _MIN_AREA:
+        mask[:] = False
+    return Segmentation(small, mask)
+
+
+def segment_against_background(pixels: np.ndarray, background: np.ndarray) -> Segmentation:
+    """Segment with a static camera: the garment is what differs from the empty scene.
+
+    ``background`` is a frame of the same scene without the garment, same size as ``pixels``.
+    """
+    small, _ = _working_copy(pixels, None)
+    empty, _ = _working_copy(background, None)
+    diff = imaging.absdiff_gray(imaging.gaussian_blur(small, 1.0), imaging.gaussian_blur(empty, 1.0))
+    scaled = np.clip(diff, 0, 255).astype(np.uint8)
+    threshold = max(imaging.otsu_threshold(scaled), _MIN_BACKGROUND_DIFF)
+    radius = max(1, round(min(small.shape[:2]) / 64))
+    mask = imaging.fill_holes(_garment_parts(imaging.clean_mask(diff > threshold, radius)))
     if mask.mean() < _MIN_AREA:
         mask[:] = False
     return Segmentation(small, mask)

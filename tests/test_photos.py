@@ -14,9 +14,11 @@ from edge_runtime.preprocess import GARMENT_MEAN, PHOTO_DECODE_MIN_SIDE, prepare
 from tests.conftest import REAL_PHOTOS
 
 
-def synthetic_photo(garment: np.ndarray, background: str, rng: np.random.Generator) -> bytes:
+def synthetic_photo(garment: np.ndarray, background: str, rng: np.random.Generator,
+                    centred: bool = False) -> bytes:
     """A test-set garment photographed: dark-on-light as in real life, rendered large and
-    off-centre on a light or textured background, with sensor noise and JPEG compression."""
+    off-centre (or centred) on a light or textured background, with sensor noise and JPEG
+    compression."""
     height, width = 480, 640
     if background == "light":
         canvas = np.full((height, width, 3), (214, 222, 228), np.float32)
@@ -31,6 +33,8 @@ def synthetic_photo(garment: np.ndarray, background: str, rng: np.random.Generat
     shade = colour * (1.2 - big[:, :, None] / 255.0 * 0.6)  # the garment's own light and shade
     top = int(rng.integers(10, height - side - 10))
     left = int(rng.integers(10, width - side - 10))
+    if centred:
+        top, left = (height - side) // 2, (width - side) // 2
     patch = canvas[top : top + side, left : left + side]
     canvas[top : top + side, left : left + side] = alpha * shade + (1 - alpha) * patch
     canvas += rng.normal(0, 4, canvas.shape)

@@ -1,0 +1,150 @@
+"""The live loop: frames from a source, region of interest, photo preparation, classification,
+temporal smoothing, one record per frame (or per change of label)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.classifier import Classifier
+from edge_runtime.imaging import DecodedImage
+from edge_runtime.predictions import parse_output
+from edge_runtime.preprocess import prepare_photo
+from edge_runtime.sources import FrameSource
+
+EMIT_MODES = ("every", "change")
+ROI_FRACTION = 0.9  # the default ROI: a centred square of 90% of the frame's short side
+
+
+@dataclass
+class LiveOptions:
+    """How to run the loop (see ``fashion-classify --help``)."""
+
+    roi: tuple[int, int, int, int] | None = None
+    smooth: int = 5
+    emit: str = "every"
+    background_frames: int = 0
+    show: bool = False
+    record: Path | None = None
+    max_frames: int | None = None
+
+
+def parse_roi(text: str) -> tuple[int, int, int, int]:
+    """``x,y,w,h`` in pixels, w and h > 0; ValueError otherwise."""
+    parts = text.split(",")
+    if len(parts) != 4 or not all(p.strip().lstrip("-").isdigit() for p in parts):
+        raise ValueError(f"--roi {text!r}: expected x,y,w,h in pixels, e.g. 80,0,480,480")
+    x, y, w, h = (int(p) for p in parts)
+    if x < 0 or y < 0 or w <= 0 or h <= 0:
+        raise ValueError(f"--roi {text!r}: x and y must be >= 0, w and h > 0")
+    return x, y, w, h
+
+
+def centred_square(height: int, width: int) -> tuple[int, int, int, int]:
+    """The default ROI for a frame of this size."""
+    side = int(min(height, width) * ROI_FRACTION)
+    return (width - side) // 2, (height - side) // 2, side, side
+
+
+def clip_roi(roi: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int]:
+    """The part of ``roi`` inside the frame; ValueError when nothing is left."""
+    x, y, w, h = roi
+    x2, y2 = min(x + w, width), min(y + h, height)
+    if x >= width or y >= height or x2 <= x or y2 <= y:
+        raise ValueError(f"--roi {x},{y},{w},{h} lies outside the {width}x{height} frame")
+    return x, y, x2 - x, y2 - y
+
+
+class Smoother:
+    """Mean class probabilities over the last N frames (a frame without a garment counts as
+    all-zero, so a garment that leaves the view fades to a low score)."""
+
+    def __init__(self, size: int, n_classes: int) -> None:
+        self.window: deque[np.ndarray] = deque(maxlen=max(1, size))
+        self.n_classes = n_classes
+
+    def update(self, probabilities: np.ndarray | None) -> np.ndarray:
+        """Add one frame's probabilities (None: no garment) and return the smoothed ones."""
+        self.window.append(np.zeros(self.n_classes, np.float32) if probabilities is None
+                           else probabilities)
+        return np.mean(self.window, axis=0)
+
+
+def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict], None],
+             options: LiveOptions, stopped: Callable[[], bool]) -> int:
+    """Run until the source ends, ``stopped()`` is true or ``max_frames`` is reached.
+
+    Returns the number of frames classified (frames that built the empty scene are not).
+    Raises FrameSourceError when the source fails for good; every record emitted before that
+    has already been written.
+    """
+    from edge_runtime import imaging
+
+    labels = classifier.photo_bundle.labels
+    smoother = Smoother(options.smooth, len(labels))
+    background: np.ndarray | None = None
+    empty_scene: list[np.ndarray] = []
+    recorder = None
+    last_label, fps, last_time, frame_no, classified = None, 0.0, None, -1, 0
+    try:
+        while not stopped():
+            frame = source.read()
+            if frame is None:
+                break
+            frame_no += 1
+            start = time.perf_counter()
+            height, width = frame.shape[:2]
+            roi = clip_roi(options.roi, height, width) if options.roi else centred_square(height, width)
+            x, y, w, h = roi
+            crop = frame[y : y + h, x : x + w]
+            if len(empty_scene) < options.background_frames:
+                if not empty_scene:
+                    print("fashion-classify: capturing the empty scene: keep the garment out of "
+                          "view", file=sys.stderr, flush=True)
+                empty_scene.append(crop)
+                if len(empty_scene) == options.background_frames:
+                    background = np.median(np.stack(empty_scene), axis=0).astype(np.uint8)
+                continue
+            prepared = prepare_photo(DecodedImage(crop), background)
+            found = prepared.mask is None or prepared.mask.any()
+            probabilities = classifier.probabilities(prepared) if found else None
+            prediction = parse_output(smoother.update(probabilities), labels,
+                                      classifier.top_k, classifier.threshold)
+            latency_ms = (time.perf_counter() - start) * 1000
+            now = time.perf_counter()
+            if last_time is not None:
+                rate = 1.0 / max(now - last_time, 1e-6)
+                fps = rate if fps == 0.0 else 0.9 * fps + 0.1 * rate
+            last_time = now
+            if options.emit == "every" or prediction.label != last_label:
+                write({"time": round(time.time(), 3), "frame": frame_no, "label": prediction.label,
+                       "class_id": prediction.class_id, "score": prediction.score,
+                       "latency_ms": round(latency_ms, 2), "fps": round(fps, 1)})
+                last_label = prediction.label
+            if options.show or options.record:
+                caption = f"{prediction.label} {prediction.score:.2f}  {fps:.0f} FPS"
+                annotated = imaging.annotate(frame, roi, caption)
+                if options.record:
+                    if recorder is None:
+                        recorder = imaging.open_writer(str(options.record), width, height, 15.0)
+                        if recorder is None:
+                            raise ValueError(f"{options.record}: cannot write video here")
+                    recorder.write(annotated)
+                if options.show and not imaging.show(f"fashion-classify: {source.name}",
+                                                     annotated):
+                    break
+            classified += 1
+            if options.max_frames and classified >= options.max_frames:
+                break
+    finally:
+        if recorder is not None:
+            recorder.release()
+        if options.show:
+            imaging.close_windows()
+    return classified
