@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -110,30 +111,55 @@ def _spread(values: list[float]) -> dict:
             "max": float(max(values))}
 
 
+# A process's own peak RSS, printed at exit. Read from /proc/self/status (VmHWM) because the
+# rusage of a child counts memory of the parent it was forked from; elsewhere, rusage it is.
+_PEAK_RSS_PREFIX = (
+    "import atexit, sys\n"
+    "def _peak():\n"
+    "    try:\n"
+    "        for line in open('/proc/self/status'):\n"
+    "            if line.startswith('VmHWM:'):\n"
+    "                sys.stderr.write('PEAK_RSS_KB %s\\n' % line.split()[1])\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "atexit.register(_peak)\n"
+)
+_COLD_CODE = (
+    "from pathlib import Path\n"
+    "backend, model, image = sys.argv[1], Path(sys.argv[2]), sys.argv[3]\n"
+    "if backend == 'keras':\n"
+    "    import cv2, keras\n"
+    "    m = keras.models.load_model(model)\n"
+    "    print(int(m.predict(cv2.imread(image, 0)[None], verbose=0).argmax()))\n"
+    "else:\n"
+    "    from edge_runtime.classifier import Classifier\n"
+    "    from edge_runtime.imaging import read_image\n"
+    "    print(Classifier(model, backend).classify(read_image(image)).class_id)\n"
+)
+_CLI_CODE = "from edge_runtime.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+
+
+def measure_process(python: str, code: str, args: list[str]) -> tuple[float, float, int]:
+    """Run ``code`` in a fresh ``python``: wall seconds from start to exit, peak RSS in MB,
+    and the exit status."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([python, "-c", _PEAK_RSS_PREFIX + code, *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=_ROOT)
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    peak = [line.split()[1] for line in err.decode(errors="replace").splitlines()
+            if line.startswith("PEAK_RSS_KB ")]
+    if peak:
+        return elapsed, int(peak[-1]) / 1024, proc.returncode
+    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, proc.returncode
+
+
 def cold_start(python: str, model_path: Path, backend: str, image: Path) -> dict:
     """Wall time from process start to the first prediction, and the process's peak RSS."""
-    code = ("import sys\n"
-            "from pathlib import Path\n"
-            "backend, model, image = sys.argv[1], Path(sys.argv[2]), sys.argv[3]\n"
-            "if backend == 'keras':\n"
-            "    import cv2, keras\n"
-            "    m = keras.models.load_model(model)\n"
-            "    print(int(m.predict(cv2.imread(image, 0)[None], verbose=0).argmax()))\n"
-            "else:\n"
-            "    from edge_runtime.classifier import Classifier\n"
-            "    from edge_runtime.imaging import read_image\n"
-            "    print(Classifier(model, backend).classify(read_image(image)).class_id)\n")
-    runs = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        proc = subprocess.Popen([python, "-c", code, backend, str(model_path), str(image)],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=_ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.stdout.close()
-        if status != 0:
-            return {"error": "cold-start process failed"}
-        runs.append((elapsed, usage.ru_maxrss / 1024))
+    runs = [measure_process(python, _COLD_CODE, [backend, str(model_path), str(image)])
+            for _ in range(REPEATS)]
+    if any(status != 0 for _, _, status in runs):
+        return {"error": "cold-start process failed"}
     return {"cold_start_s": _spread([r[0] for r in runs]),
             "peak_rss_mb": _spread([r[1] for r in runs])}
 
@@ -189,19 +215,16 @@ def machine() -> dict:
 def cli_figures(python: str, png_dir: Path, one_png: Path, out_file: Path) -> dict:
     """The device command end to end: start to first result on one PNG (and peak RSS), and
     images per second over a directory of 28x28 PNGs with JSON Lines output."""
-    cmd = [python, "-m", "edge_runtime", "--output", str(out_file)]
-    single = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd + [str(one_png)], stderr=subprocess.DEVNULL, cwd=_ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        single.append((time.perf_counter() - start, usage.ru_maxrss / 1024, status))
+    single = [measure_process(python, _CLI_CODE, ["--output", str(out_file), str(one_png)])
+              for _ in range(REPEATS)]
     n = sum(1 for _ in png_dir.iterdir())
     rates = []
     for _ in range(REPEATS):
-        start = time.perf_counter()
-        subprocess.run(cmd + [str(png_dir)], stderr=subprocess.DEVNULL, cwd=_ROOT, check=True)
-        rates.append(n / (time.perf_counter() - start))
+        elapsed, _, status = measure_process(python, _CLI_CODE,
+                                             ["--output", str(out_file), str(png_dir)])
+        if status != 0:
+            raise RuntimeError(f"fashion-classify {png_dir} exited {status}")
+        rates.append(n / elapsed)
     return {"first_result_s": _spread([s[0] for s in single]),
             "peak_rss_mb": _spread([s[1] for s in single]),
             "directory_images": n, "directory_ips": _spread(rates)}
@@ -326,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     png_dir = args.out / "pngs"
     png_dir.mkdir(exist_ok=True)
-    for i, image in enumerate(test.images[:2000]):
+    for i, image in enumerate(test.images):
         (png_dir / f"{i:05d}.png").write_bytes(encode_png(image))
     one_png = png_dir / "00000.png"
 

@@ -40,11 +40,19 @@ class Classifier:
         if photo_model is None and model is None:
             shipped = default_model_path(PHOTO_MODEL_NAME)
             photo_model = shipped if shipped.is_file() else None
-        self.photo_bundle, self.photo_runner = self.bundle, self.runner
-        if photo_model is not None:
-            self.photo_bundle = load_bundle(photo_model)
-            self.photo_runner = ModelRunner(self.photo_bundle.path, backend, num_threads)
+        self.photo_bundle = load_bundle(photo_model) if photo_model is not None else self.bundle
+        self._photo_runner: ModelRunner | None = None if photo_model is not None else self.runner
+        self._backend, self._num_threads = backend, num_threads
         self.top_k, self.threshold, self.preprocess = top_k, threshold, preprocess
+
+    @property
+    def photo_runner(self) -> ModelRunner:
+        """The runner for photo-path inputs, created on the first photo: a batch of
+        Fashion-MNIST-style images never pays for a second interpreter."""
+        if self._photo_runner is None:
+            self._photo_runner = ModelRunner(self.photo_bundle.path, self._backend,
+                                             self._num_threads)
+        return self._photo_runner
 
     @property
     def backend(self) -> str:
@@ -60,7 +68,8 @@ class Classifier:
     def close(self) -> None:
         """Release the interpreters."""
         self.runner.close()
-        self.photo_runner.close()
+        if self._photo_runner is not None:
+            self._photo_runner.close()
 
     def classify_prepared(self, pixels: np.ndarray) -> Prediction:
         """Classify one prepared 28x28 uint8 input (garment bright on black) with the main model."""

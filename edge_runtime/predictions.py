@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,8 +29,11 @@ class Prediction:
     top_k: tuple[Candidate, ...]
 
     def as_dict(self) -> dict:
-        """JSON-ready form: label, class_id, score, top_k."""
-        return asdict(self) | {"top_k": [asdict(c) for c in self.top_k]}
+        """JSON-ready form: label, class_id, score, top_k (built by hand: dataclasses.asdict
+        deep-copies and was a quarter of the time per image in a directory run)."""
+        return {"label": self.label, "class_id": self.class_id, "score": self.score,
+                "top_k": [{"label": c.label, "class_id": c.class_id, "score": c.score}
+                          for c in self.top_k]}
 
 
 def parse_output(

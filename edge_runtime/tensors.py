@@ -55,6 +55,8 @@ def read_specs(interpreter, where: str = "model") -> tuple[TensorSpec, TensorSpe
 
 def to_input(pixels: np.ndarray, spec: TensorSpec) -> np.ndarray:
     """Turn a 28x28 uint8 image (0-255, garment bright) into the model's input tensor."""
+    if spec.dtype == np.uint8 and (spec.scale, spec.zero_point) == (1.0, 0):
+        return pixels.reshape(spec.shape)  # the int8 model takes raw pixels as they are
     values = pixels.astype(np.float32).reshape(spec.shape)
     if not spec.quantized:
         return values.astype(spec.dtype)

@@ -244,3 +244,27 @@ def test_product_shot_on_a_light_background_is_classified_like_the_original(fash
             canvas[40:264, 200:424] = big[:, :, None]
             agree += clf.classify(canvas).class_id == label
     assert agree >= 75  # the model alone gets ~90 of these 100 right
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["float32", "float16", "dynamic", "int8", "photo_int8"])
+def test_shipped_models_measure_what_their_manifests_say(fashion, name):
+    from edge_runtime.backend import ModelLoadError
+    from edge_runtime.runner import ModelRunner
+
+    model = shipped(name)
+    manifest = load_bundle(model).manifest  # also checks the sha256
+    assert manifest["size_bytes"] == model.stat().st_size
+    recorded = manifest["runtimes"][BACKEND]
+    if not recorded["loads"]:
+        # The known case: tflite-runtime 2.14 and TF 2.21's dynamic-range FULLY_CONNECTED v12.
+        with pytest.raises(ModelLoadError, match="FULLY_CONNECTED"):
+            ModelRunner(model)
+        return
+    predicted = ModelRunner(model).probabilities_batch(fashion.test.images).argmax(axis=1)
+    accuracy = (predicted == fashion.test.labels).mean()
+    assert accuracy == pytest.approx(manifest["metrics"]["tflite_accuracy"], abs=5e-4)
+    if name in ("float32", "int8"):  # the clean-test targets of the conversion stage
+        assert manifest["metrics"]["drop_pp"] <= 0.3
+    if name == "int8":
+        assert manifest["size_bytes"] <= 120_000
