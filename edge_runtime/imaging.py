@@ -260,7 +260,7 @@ def render_confusion_matrix(matrix: np.ndarray, labels, title: str) -> bytes:
                     cv2.LINE_AA)
         rotated = cv2.rotate(label, cv2.ROTATE_90_CLOCKWISE)
         y0 = top + n * cell + 5
-        canvas[y0 : y0 + 100, left + col * cell : left + (col + 1) * cell] = rotated[:, ::-1][:, ::-1]
+        canvas[y0 : y0 + 100, left + col * cell : left + (col + 1) * cell] = rotated
     return encode_png(canvas)
 
 

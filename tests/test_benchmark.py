@@ -22,7 +22,9 @@ def test_worker_row_reproduces_the_manifest_and_times_the_model(fashion, tmp_pat
     manifest = json.loads(INT8.with_suffix(".json").read_text())
     predicted = row.pop("predicted")
     accuracy = sum(p == y for p, y in zip(predicted, fashion.test.labels)) / len(predicted)
-    assert accuracy == pytest.approx(manifest["metrics"]["tflite_accuracy"], abs=1e-9)
+    # Exact on ai-edge-litert, which measured the manifest; tflite-runtime's int8 kernels round
+    # a few of the 10,000 images differently.
+    assert accuracy == pytest.approx(manifest["metrics"]["tflite_accuracy"], abs=5e-4)
     assert 0 < row["latency_us"]["p50"] <= row["latency_us"]["p99"]
     assert row["throughput_ips"]["min"] <= row["throughput_ips"]["median"] <= \
         row["throughput_ips"]["max"]
