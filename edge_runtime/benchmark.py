@@ -28,24 +28,29 @@ from edge_runtime.bundle import models_dir
 REPEATS = 3
 LATENCY_INVOKES = 2000
 WARMUP_INVOKES = 200
-THROUGHPUT_BATCH = 256
+THROUGHPUT_IMAGES = 2048
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 _ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------- worker (one row, one process)
 
-def _keras_predictor(model_path: Path):
-    import keras  # only the Keras row's worker pays for TensorFlow
+def _predictors(model_path: Path, backend: str):
+    """(one image -> probabilities, images -> probabilities) for a row's model and runtime."""
+    if backend == "keras":
+        import tensorflow as tf  # only the Keras row's worker pays for TensorFlow
 
-    model = keras.models.load_model(model_path)
-    return lambda batch: model.predict(batch, verbose=0, batch_size=len(batch))
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        import keras
 
-
-def _litert_predictor(model_path: Path, backend: str):
+        model = keras.models.load_model(model_path)
+        return (lambda x: model(x[None], training=False).numpy()[0],
+                lambda batch: model.predict(batch, verbose=0, batch_size=len(batch)))
     from edge_runtime.runner import ModelRunner
 
-    return ModelRunner(model_path, backend)
+    runner = ModelRunner(model_path, backend)
+    return runner.probabilities, runner.probabilities_batch
 
 
 def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
@@ -53,36 +58,28 @@ def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
     from train.data import load_fashion_mnist
 
     test = load_fashion_mnist().test
-    timings: dict[str, list[float]] = {"load_s": []}
+    load_ms = []
     for _ in range(REPEATS):
         start = time.perf_counter()
-        predictor = (_keras_predictor(model_path) if backend == "keras"
-                     else _litert_predictor(model_path, backend))
-        timings["load_s"].append(time.perf_counter() - start)
-    if backend == "keras":
-        predicted = predictor(test.images).argmax(axis=1)
-        single = lambda x: predictor(x[None])  # noqa: E731
-        batch_fn = predictor
-    else:
-        predicted = predictor.probabilities_batch(test.images).argmax(axis=1)
-        single = predictor.probabilities
-        batch_fn = predictor.probabilities_batch
+        single, batch_fn = _predictors(model_path, backend)
+        load_ms.append((time.perf_counter() - start) * 1000)
+    predicted = batch_fn(test.images).argmax(axis=1)
     for x in test.images[:WARMUP_INVOKES]:
         single(x)
     latencies = []
-    for x in test.images[:LATENCY_INVOKES] if backend != "keras" else test.images[:300]:
+    for x in test.images[:LATENCY_INVOKES]:
         start = time.perf_counter_ns()
         single(x)
         latencies.append((time.perf_counter_ns() - start) / 1000)
     throughput = []
-    batch = test.images[:THROUGHPUT_BATCH * 8]
+    batch = test.images[:THROUGHPUT_IMAGES]
     for _ in range(REPEATS):
         start = time.perf_counter()
         batch_fn(batch)
         throughput.append(len(batch) / (time.perf_counter() - start))
     result = {
         "predicted": predicted.tolist(),
-        "load_ms": _spread([t * 1000 for t in timings["load_s"]]),
+        "load_ms": _spread(load_ms),
         "latency_us": {"p50": float(np.percentile(latencies, 50)),
                        "p99": float(np.percentile(latencies, 99)), "n": len(latencies)},
         "throughput_ips": _spread(throughput),
@@ -193,7 +190,9 @@ def run_worker(python: str, model: Path, backend: str, photos: Path | None) -> d
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=_ROOT, timeout=900)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        return {"error": (lines[-1] if lines else "worker failed")[:200]}
+        reason = lines[-1] if lines else "worker failed"
+        # "ModelLoadError: /path: tflite-runtime cannot load the model: <why>" -> "<why>"
+        return {"error": reason.split("cannot load the model: ")[-1][:120]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -317,7 +316,8 @@ def checks(rows: list[dict], cli: dict | None, live: dict | None = None
 
 
 def plot(rows: list[dict], out: Path) -> list[str]:
-    """Accuracy against p50 latency and against file size, one point per row (needs matplotlib)."""
+    """Accuracy against p50 latency and against file size, one point per row: colour is the
+    variant, marker the runtime (needs matplotlib; skipped without it)."""
     try:
         import matplotlib
 
@@ -325,21 +325,27 @@ def plot(rows: list[dict], out: Path) -> list[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return []
+    colours = {"float32": "tab:blue", "float16": "tab:green", "dynamic": "tab:orange",
+               "int8": "tab:red"}
+    markers = {"keras": "*", "ai-edge-litert": "o", "tflite-runtime": "s", "tensorflow": "^"}
     good = [r for r in rows if "error" not in r]
     written = []
-    for key, xlabel, fname in (("latency", "single-image latency p50 (us, log)", "accuracy_latency.png"),
-                               ("size", "file size (KB, log)", "accuracy_size.png")):
-        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for key, xlabel, fname in (
+        ("latency", "single-image latency p50 (us, log scale)", "accuracy_latency.png"),
+        ("size", "file size (KB, log scale)", "accuracy_size.png"),
+    ):
+        fig, ax = plt.subplots(figsize=(8, 4.8))
         for r in good:
             x = r["latency_us"]["p50"] if key == "latency" else r["size_kb"]
-            ax.scatter(x, r["accuracy"] * 100, s=40)
-            ax.annotate(r["name"], (x, r["accuracy"] * 100), fontsize=7, xytext=(4, 3),
-                        textcoords="offset points")
+            colour = "black" if r["backend"] == "keras" else colours[r["variant"]]
+            ax.scatter(x, r["accuracy"] * 100, s=90 if r["backend"] == "keras" else 45,
+                       marker=markers[r["backend"]], color=colour, label=r["name"], alpha=0.8)
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
         ax.set_title(f"Fashion-MNIST MLP: accuracy against {key}")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         fig.savefig(out / fname, dpi=110)
         plt.close(fig)

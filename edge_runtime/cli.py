@@ -94,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give PATHs to classify, or one of --camera, --picamera, --video")
     if args.smooth < 1:
         parser.error("--smooth must be >= 1")
+    if args.roi:
+        from edge_runtime.live import parse_roi
+
+        try:
+            args.roi = parse_roi(args.roi)
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.show and live:
         from edge_runtime.imaging import display_available
 
@@ -118,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         writer = RecordWriter(out, args.format)
         if live:
-            return run_stream(args, classifier, writer, parser)
+            return run_stream(args, classifier, writer)
         from edge_runtime.batch import classify_files
 
         inputs = expand_inputs(args.paths)
@@ -142,23 +149,19 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def run_stream(args, classifier, writer: RecordWriter, parser: argparse.ArgumentParser) -> int:
+def run_stream(args, classifier, writer: RecordWriter) -> int:
     """Classify a camera or video until it ends, fails for good, or SIGINT/SIGTERM arrives."""
-    from edge_runtime.live import LiveOptions, parse_roi, run_live
+    from edge_runtime.live import LiveOptions, run_live
     from edge_runtime.sources import (FrameSourceError, OpenCVSource, PiCameraSource,
                                       ResilientSource, RetryPolicy)
 
-    try:
-        roi = parse_roi(args.roi) if args.roi else None
-    except ValueError as exc:
-        parser.error(str(exc))
     if args.picamera:
         source = PiCameraSource(args.width, args.height, args.fps)
     else:
         target = args.camera if args.camera is not None else args.video
         source = OpenCVSource(target, args.width, args.height, args.fps)
     source = ResilientSource(source, RetryPolicy(give_up_after_s=args.give_up_after))
-    options = LiveOptions(roi=roi, smooth=args.smooth, emit=args.emit,
+    options = LiveOptions(roi=args.roi, smooth=args.smooth, emit=args.emit,
                           background_frames=args.background, show=args.show,
                           record=args.record, max_frames=args.max_frames)
     stop = threading.Event()
