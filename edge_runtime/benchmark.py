@@ -25,7 +25,7 @@ import numpy as np
 from edge_runtime.backend import BACKENDS
 from edge_runtime.bundle import models_dir
 
-REPEATS = 3
+REPEATS = 5
 LATENCY_INVOKES = 2000
 WARMUP_INVOKES = 200
 THROUGHPUT_IMAGES = 2048
@@ -55,6 +55,7 @@ def _predictors(model_path: Path, backend: str):
 
 def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
     """Measure one (model, backend) row in this process; returns a JSON-ready dict."""
+    from edge_runtime.probe import backend_version
     from train.data import load_fashion_mnist
 
     test = load_fashion_mnist().test
@@ -66,11 +67,15 @@ def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
     predicted = batch_fn(test.images).argmax(axis=1)
     for x in test.images[:WARMUP_INVOKES]:
         single(x)
-    latencies = []
-    for x in test.images[:LATENCY_INVOKES]:
-        start = time.perf_counter_ns()
-        single(x)
-        latencies.append((time.perf_counter_ns() - start) / 1000)
+    p50s, p99s = [], []
+    for _ in range(REPEATS):
+        latencies = []
+        for x in test.images[:LATENCY_INVOKES]:
+            start = time.perf_counter_ns()
+            single(x)
+            latencies.append((time.perf_counter_ns() - start) / 1000)
+        p50s.append(float(np.percentile(latencies, 50)))
+        p99s.append(float(np.percentile(latencies, 99)))
     throughput = []
     batch = test.images[:THROUGHPUT_IMAGES]
     for _ in range(REPEATS):
@@ -80,11 +85,12 @@ def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
     result = {
         "predicted": predicted.tolist(),
         "load_ms": _spread(load_ms),
-        "latency_us": {"p50": float(np.percentile(latencies, 50)),
-                       "p99": float(np.percentile(latencies, 99)), "n": len(latencies)},
+        "latency_us": {"p50": statistics.median(p50s), "p99": statistics.median(p99s),
+                       "p50_runs": p50s, "p99_runs": p99s, "invokes_per_run": LATENCY_INVOKES},
         "throughput_ips": _spread(throughput),
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "runtime_version": backend_version("tensorflow" if backend == "keras" else backend),
     }
     if photos is not None and backend != "keras":
         result["photo_top1"] = _photo_top1(model_path, backend, photos)
@@ -137,7 +143,7 @@ _CLI_CODE = "from edge_runtime.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
 def measure_process(python: str, code: str, args: list[str]) -> tuple[float, float, int]:
-    """Run ``code`` in a fresh ``python``: wall seconds from start to exit, peak RSS in MB,
+    """Run ``code`` in a fresh ``python``: wall seconds from start to exit, peak RSS in MiB,
     and the exit status."""
     start = time.perf_counter()
     proc = subprocess.Popen([python, "-c", _PEAK_RSS_PREFIX + code, *args],
@@ -158,7 +164,7 @@ def cold_start(python: str, model_path: Path, backend: str, image: Path) -> dict
     if any(status != 0 for _, _, status in runs):
         return {"error": "cold-start process failed"}
     return {"cold_start_s": _spread([r[0] for r in runs]),
-            "peak_rss_mb": _spread([r[1] for r in runs])}
+            "peak_rss_mib": _spread([r[1] for r in runs])}
 
 
 # ---------------------------------------------------------------- driver (the table)
@@ -206,9 +212,23 @@ def machine() -> dict:
                 break
     except OSError:
         pass
+    from edge_runtime.probe import backend_version
+
+    versions = {name: backend_version(name) for name in BACKENDS}
+    versions |= {"numpy": np.__version__, "opencv": _distribution("opencv-python-headless")
+                 or _distribution("opencv-python")}
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "date": datetime.now(timezone.utc).isoformat(
-                timespec="seconds")}
+            "platform": platform.platform(), "versions": versions,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _distribution(name: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def cli_figures(python: str, png_dir: Path, one_png: Path, out_file: Path) -> dict:
@@ -225,7 +245,7 @@ def cli_figures(python: str, png_dir: Path, one_png: Path, out_file: Path) -> di
             raise RuntimeError(f"fashion-classify {png_dir} exited {status}")
         rates.append(n / elapsed)
     return {"first_result_s": _spread([s[0] for s in single]),
-            "peak_rss_mb": _spread([s[1] for s in single]),
+            "peak_rss_mib": _spread([s[1] for s in single]),
             "directory_images": n, "directory_ips": _spread(rates)}
 
 
@@ -262,7 +282,7 @@ def live_figures(video: Path, photos: Path | None, n_frames: int = 300) -> dict:
 def build_table(rows: list[dict]) -> str:
     """The markdown table of all rows."""
     head = ("| variant / runtime | accuracy | drop vs Keras (95% CI), pp | worst class drop, pp "
-            "| agreement | size, KB | load, ms | cold start, s | peak RSS, MB | p50 / p99, us "
+            "| agreement | size, KB | load, ms | cold start, s | peak RSS, MiB | p50 / p99, us "
             "| batch, img/s | real photos top-1 |")
     lines = [head, "|" + "---|" * 12]
     for r in rows:
@@ -279,7 +299,7 @@ def build_table(rows: list[dict]) -> str:
             f"| {cmp_.get('worst_class_drop_pp', 0):+.1f} | {cmp_.get('agreement', 1):.4f} "
             f"| {r['size_kb']:.0f} | {r['load_ms']['median']:.1f} "
             f"| {cold.get('cold_start_s', {}).get('median', float('nan')):.2f} "
-            f"| {cold.get('peak_rss_mb', {}).get('median', float('nan')):.0f} "
+            f"| {cold.get('peak_rss_mib', {}).get('median', float('nan')):.0f} "
             f"| {r['latency_us']['p50']:.0f} / {r['latency_us']['p99']:.0f} "
             f"| {r['throughput_ips']['median']:,.0f} | {photo} |")
     return "\n".join(lines)
@@ -300,12 +320,12 @@ def checks(rows: list[dict], cli: dict | None, live: dict | None = None
     if keras and i8 and "cold" in keras and "cold" in i8:
         speed = keras["cold"]["cold_start_s"]["median"] / i8["cold"]["cold_start_s"]["median"]
         out.append((speed >= 15, f"edge cold start {speed:.1f}x faster than Keras (limit 15x)"))
-        rss = i8["cold"]["peak_rss_mb"]["median"] / keras["cold"]["peak_rss_mb"]["median"]
+        rss = i8["cold"]["peak_rss_mib"]["median"] / keras["cold"]["peak_rss_mib"]["median"]
         out.append((rss <= 1 / 8, f"edge peak RSS {rss:.3f} x Keras's (limit 0.125)"))
     if cli:
-        t, m = cli["first_result_s"]["median"], cli["peak_rss_mb"]["median"]
+        t, m = cli["first_result_s"]["median"], cli["peak_rss_mib"]["median"]
         out.append((t <= 0.25, f"fashion-classify start to first result {t:.3f} s (limit 0.25)"))
-        out.append((m <= 60, f"fashion-classify peak RSS {m:.0f} MB (limit 60)"))
+        out.append((m <= 60, f"fashion-classify peak RSS {m:.1f} MiB (limit 60)"))
         ips = cli["directory_ips"]["median"]
         out.append((ips >= 5000, f"fashion-classify {ips:,.0f} PNG/s to JSON Lines (limit 5,000)"))
     if live:
@@ -421,10 +441,14 @@ def main(argv: list[str] | None = None) -> int:
                "checks": [{"pass": ok, "check": text} for ok, text in found]}
     (args.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     table = build_table(results)
+    libraries = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
+    legacy = " (tflite-runtime rows: its own environment, see results.json)" \
+        if args.legacy_python else ""
     header = (f"Benchmark {info['date'][:10]} on {info['cpu']}, {info['cores']} cores, Python "
-              f"{info['python']}; one interpreter thread; medians of {REPEATS} runs.\n\n")
+              f"{info['python']}, {libraries}{legacy}; one interpreter thread; medians of "
+              f"{REPEATS} runs.\n\n")
     figures = (f"\n\nfashion-classify: first result {cli['first_result_s']['median']:.3f} s, peak RSS "
-               f"{cli['peak_rss_mb']['median']:.0f} MB, {cli['directory_ips']['median']:,.0f} PNG/s "
+               f"{cli['peak_rss_mib']['median']:.1f} MiB, {cli['directory_ips']['median']:,.0f} PNG/s "
                f"({cli['directory_images']} files, JSON Lines); live loop: "
                f"{live['per_frame_ms']:.1f} ms per 640x480 frame\n\n")
     (args.out / "results.md").write_text(header + table + figures + "\n".join(

@@ -6,14 +6,20 @@ The conversion stage writes it; this module reads and checks it.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.resources
 import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_runtime.labels import FASHION_MNIST_LABELS
+
+try:  # CPython's built-in SHA-256: hashlib would load OpenSSL, 4 MB of RSS on a Pi, for one sum
+    from _sha2 import sha256 as _sha256  # Python >= 3.12
+except ImportError:
+    try:
+        from _sha256 import sha256 as _sha256  # Python 3.10, 3.11
+    except ImportError:
+        from hashlib import sha256 as _sha256
 
 MANIFEST_SCHEMA_VERSION = 1
 DEFAULT_MODEL_NAME = "fashion_mlp_int8"
@@ -51,7 +57,7 @@ def manifest_path(model_path: str | Path) -> Path:
 
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+    digest = _sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
@@ -61,12 +67,10 @@ def sha256_file(path: str | Path) -> str:
 def models_dir() -> Path:
     """The shipped models: installed as ``edge_runtime.models``, or ``models/`` in a checkout."""
     try:
-        installed = Path(str(importlib.resources.files("edge_runtime.models")))
-        if installed.is_dir():
-            return installed
+        import edge_runtime.models as shipped
     except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "models"
+        return Path(__file__).resolve().parent.parent / "models"
+    return Path(shipped.__file__).resolve().parent
 
 
 def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:

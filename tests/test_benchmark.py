@@ -45,7 +45,7 @@ def test_a_runtime_that_cannot_load_a_model_is_a_row_not_a_crash(tmp_path):
 def test_findings_compare_rows_of_the_same_run():
     def row(name, size, p50, cold, rss):
         return {"name": name, "size_kb": size, "latency_us": {"p50": p50},
-                "cold": {"cold_start_s": {"median": cold}, "peak_rss_mb": {"median": rss}}}
+                "cold": {"cold_start_s": {"median": cold}, "peak_rss_mib": {"median": rss}}}
 
     rows = [row("keras", 1300, 60000, 5.0, 540), row("float32/ai-edge-litert", 430, 10, 0.2, 40),
             row("int8/ai-edge-litert", 116, 9, 0.2, 40)]

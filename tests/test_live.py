@@ -91,6 +91,19 @@ def test_smoothed_labels_follow_the_garments(garment_video, capsys):
     assert {"time", "frame", "label", "class_id", "score", "latency_ms", "fps"} <= set(records[0])
 
 
+def test_record_writes_an_annotated_video_of_every_frame(garment_video, tmp_path):
+    path, classes = garment_video
+    recorded = tmp_path / "annotated.avi"
+    assert main(["--video", str(path), "--record", str(recorded), "--output",
+                 str(tmp_path / "out.jsonl")]) == 0
+    capture = cv2.VideoCapture(str(recorded))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, first = capture.read()
+    capture.release()
+    assert ok and frames == HOLD * len(classes) and first.shape == (480, 640, 3)
+    assert first[:30].mean() < first[100:].mean()  # the caption bar drawn across the top
+
+
 def test_emit_change_reports_each_garment_once(garment_video, capsys):
     path, classes = garment_video
     assert main(["--video", str(path), "--smooth", "8", "--emit", "change"]) == 0
