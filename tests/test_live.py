@@ -267,3 +267,12 @@ def test_picamera_without_picamera2_explains_the_apt_install(capsys):
         PiCameraSource().open()
     assert main(["--picamera", "--give-up-after", "0"]) == 1
     assert "--system-site-packages" in capsys.readouterr().err
+
+
+def test_show_without_a_display_is_a_usage_error_not_a_crash(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(SystemExit) as info:
+        main(["--video", "x.avi", "--show"])
+    assert info.value.code == 2
+    assert "--show: no display" in capsys.readouterr().err
