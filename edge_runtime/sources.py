@@ -183,7 +183,9 @@ class ResilientSource:
                     self.log(f"fashion-classify: {self.name}: open (attempt {attempt})")
                 return
             except FrameSourceError as exc:
-                if not self.source.live or waited >= self.policy.give_up_after_s:
+                if not self.source.live:
+                    raise
+                if waited >= self.policy.give_up_after_s:
                     raise FrameSourceError(
                         f"{exc}; gave up after {attempt} attempts in {waited:.0f} s") from None
                 self.log(f"fashion-classify: {exc}; attempt {attempt} failed, retrying in "

@@ -235,7 +235,8 @@ def test_background_model_isolates_the_garment(fashion):
     frames = [scene + rng.integers(0, 3, scene.shape, dtype=np.uint8) for _ in range(5)]
     frames += [with_garment] * 10
     source = FlakyCamera(frames[0])
-    source.read = lambda it=iter(frames): next(it, None)
+    remaining = iter(frames)
+    source.read = lambda: next(remaining, None)
     records = []
     with Classifier() as clf:
         run_live(source, clf, records.append, LiveOptions(background_frames=5, smooth=3),
