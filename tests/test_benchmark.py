@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge_runtime.backend import resolve_backend
-from edge_runtime.benchmark import build_table, checks, cold_start, run_worker
+from convert.benchmark import build_table, checks, cold_start, run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 INT8 = ROOT / "models" / "fashion_mlp_int8.tflite"

@@ -1,9 +1,10 @@
 """``fashion-bench``: every model variant on every interpreter, side by side.
 
-Each row is measured in a fresh worker process (``python -m edge_runtime.benchmark worker``),
+Each row is measured in a fresh worker process (``python -m convert.benchmark worker``),
 so process-level figures (cold start, peak RSS) are honest and a runtime that lives in another
 virtual environment (tflite-runtime, through ``--legacy-python``) is measured the same way.
-TensorFlow is imported only by the worker of the Keras row.
+TensorFlow is imported only by the worker of the Keras row, so the benchmark also runs on a
+device without it (the Keras row is then left out).
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ def _rows(models: Path, keras_model: Path | None, legacy_python: Path | None):
 
 def run_worker(python: str, model: Path, backend: str, photos: Path | None) -> dict:
     """Run :func:`worker` in a fresh process of ``python``; a load failure is a row, not a crash."""
-    cmd = [python, "-m", "edge_runtime.benchmark", "worker", str(model), backend]
+    cmd = [python, "-m", "convert.benchmark", "worker", str(model), backend]
     if photos is not None:
         cmd += ["--photos", str(photos)]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=_ROOT, timeout=900)
