@@ -60,3 +60,27 @@ def test_same_seed_same_model(fashion):
                      for _ in range(2))
     for a, b in zip(first.model.get_weights(), second.model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_photo_training_set_renders_like_the_device(fashion):
+    from edge_runtime.preprocess import GARMENT_MEAN, render_garment
+    from train.augment import photo_training_set
+
+    images, labels = fashion.train.images[:200], fashion.train.labels[:200]
+    x, y = photo_training_set(images, labels, copies=2, seed=0)
+    assert x.shape == (600, 28, 28) and x.dtype == np.uint8
+    assert np.array_equal(y, np.tile(labels, 3))
+    # The first copy is the device's own rendering of the untouched garments.
+    assert np.array_equal(x[0], render_garment(images[0], images[0] > 12))
+    garment = x[x > 0]
+    assert abs(garment.mean() - GARMENT_MEAN) < 25
+    assert not np.array_equal(x[200:400], x[:200])  # augmented copies differ
+
+
+def test_photo_variant_trains_with_the_same_architecture(fashion):
+    from train.training import TrainConfig, train_model
+
+    result = train_model(fashion.train.images, fashion.train.labels,
+                         TrainConfig(epochs=1, limit=1000, photo_copies=1))
+    assert result.n_train == 900 * 2 and result.n_validation == 100 * 2
+    assert [layer.units for layer in result.model.layers if hasattr(layer, "units")] == [128, 64, 10]
