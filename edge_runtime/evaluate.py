@@ -63,7 +63,8 @@ def summarise(true: np.ndarray, top3: np.ndarray, labels, scored: np.ndarray) ->
     top1_hit = top3[:, 0] == true
     top3_hit = (top3 == true[:, None]).any(axis=1)
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
-    np.add.at(matrix, (true, top3[:, 0]), 1)
+    read = top3[:, 0] >= 0  # unreadable photos count as wrong but have no predicted column
+    np.add.at(matrix, (true[read], top3[read, 0]), 1)
     per_class = {}
     for class_id, label in enumerate(labels):
         rows = true == class_id
@@ -100,7 +101,8 @@ def format_report(name: str, summary: dict, labels) -> str:
 
 
 def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = None) -> dict:
-    """Classify every photo and time it; returns predictions and per-image seconds."""
+    """Classify every photo and time it; returns the top-3 class ids (-1 for a photo that could
+    not be read: it counts as wrong, with its one-line reason on stderr) and seconds per photo."""
     from edge_runtime import imaging
     from edge_runtime.batch import save_prepared
     from edge_runtime.preprocess import PHOTO_DECODE_MIN_SIDE
@@ -108,7 +110,12 @@ def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = No
     top3, seconds = [], []
     for index, photo in enumerate(photos):
         start = time.perf_counter()
-        prepared = classifier.prepare(imaging.read_image(photo.path, PHOTO_DECODE_MIN_SIDE))
+        try:
+            prepared = classifier.prepare(imaging.read_image(photo.path, PHOTO_DECODE_MIN_SIDE))
+        except imaging.ImageDecodeError as exc:
+            print(f"fashion-evaluate: error: {exc}", file=sys.stderr)
+            top3.append(np.full(3, -1))
+            continue
         probabilities = classifier.probabilities(prepared)
         seconds.append(time.perf_counter() - start)
         top3.append(np.argsort(-probabilities)[:3])

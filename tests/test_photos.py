@@ -119,3 +119,22 @@ def test_real_photos_evaluation_writes_its_report(tmp_path, capsys):
     assert np.array(overall["confusion_matrix"]).sum() == 417
     assert (tmp_path / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert "holdout" in capsys.readouterr().out
+
+
+def test_evaluation_counts_an_unreadable_photo_as_wrong_and_goes_on(fashion, tmp_path, capsys):
+    from edge_runtime.evaluate import main
+
+    rng = np.random.default_rng(9)
+    for name, index in (("Trouser", 2), ("Pullover", 1)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.jpg").write_bytes(synthetic_photo(fashion.test.images[index],
+                                                                "light", rng))
+    (tmp_path / "Trouser" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    out = tmp_path / "report"
+    assert main([str(tmp_path), "--min-per-class", "1", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    overall = results["parts"]["all"]
+    assert overall["per_class"]["Trouser"]["n"] == 2
+    assert np.array(overall["confusion_matrix"]).sum() == 2  # the broken photo has no column
+    assert overall["per_class"]["Trouser"]["top1"] <= 0.5
+    assert "broken.jpg" in capsys.readouterr().err
