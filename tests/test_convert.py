@@ -112,3 +112,18 @@ def test_bootstrap_interval_is_paired_and_centred():
     low, high = paired_drop_interval(ref, cand)
     assert 0.7 < low < 1.0 < high < 1.3
     assert paired_drop_interval(ref, ref) == (0.0, 0.0)
+
+
+def test_a_model_whose_input_is_not_28x28_is_refused_on_the_device(tmp_path, capsys):
+    import keras
+
+    from convert.quantize import convert
+    from edge_runtime.cli import main
+
+    wrong = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model = tmp_path / "cifar_like.tflite"
+    model.write_bytes(convert(wrong, "float32"))
+    assert main(["--model", str(model), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cifar_like.tflite: model input shape [1, 32, 32, 3], expected 28x28" in err
