@@ -99,15 +99,17 @@ def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
 
 
 def _photo_top1(model_path: Path, backend: str, folder: Path) -> float:
+    """Top-1 on the scored classes of a labelled photo folder, as ``fashion-evaluate`` counts it."""
     from edge_runtime.classifier import Classifier
-    from edge_runtime.evaluate import evaluate, find_photos
+    from edge_runtime.evaluate import MIN_PER_CLASS, evaluate, find_photos, summarise
 
     with Classifier(model_path, backend, preprocess="photo") as clf:
-        photos = find_photos(folder, clf.bundle.labels)
-        counts = np.bincount([p.class_id for p in photos], minlength=len(clf.bundle.labels))
-        photos = [p for p in photos if counts[p.class_id] >= 25]
+        labels = clf.bundle.labels
+        photos = find_photos(folder, labels)
         top3 = evaluate(clf, photos)["top3"]
-    return float(np.mean(top3[:, 0] == np.array([p.class_id for p in photos])))
+    true = np.array([p.class_id for p in photos])
+    scored = np.flatnonzero(np.bincount(true, minlength=len(labels)) >= MIN_PER_CLASS)
+    return summarise(true, top3, labels, scored)["top1"]
 
 
 def _spread(values: list[float]) -> dict:
@@ -174,14 +176,14 @@ def _rows(models: Path, keras_model: Path | None, legacy_python: Path | None):
     """(name, variant, backend, model path, python) for every row to measure."""
     from edge_runtime.backend import available_backends
 
-    rows = []
-    if keras_model is not None and "tensorflow" in available_backends():
+    rows, installed = [], available_backends()
+    if keras_model is not None and "tensorflow" in installed:
         rows.append(("keras", "float32", "keras", keras_model, sys.executable))
     for variant in VARIANTS:
         path = models / f"fashion_mlp_{variant}.tflite"
         if not path.is_file():
             continue
-        for backend in available_backends():
+        for backend in installed:
             rows.append((f"{variant}/{backend}", variant, backend, path, sys.executable))
         if legacy_python is not None:
             rows.append((f"{variant}/tflite-runtime", variant, "tflite-runtime", path,
@@ -213,23 +215,14 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    from edge_runtime.probe import backend_version
+    from edge_runtime.probe import backend_version, installed_version
 
     versions = {name: backend_version(name) for name in BACKENDS}
-    versions |= {"numpy": np.__version__, "opencv": _distribution("opencv-python-headless")
-                 or _distribution("opencv-python")}
+    versions |= {"numpy": np.__version__,
+                 "opencv": installed_version("opencv-python-headless", "opencv-python")}
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(), "versions": versions,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-
-
-def _distribution(name: str) -> str | None:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def cli_figures(python: str, png_dir: Path, one_png: Path, out_file: Path) -> dict:
@@ -452,12 +445,10 @@ def main(argv: list[str] | None = None) -> int:
                f"{cli['peak_rss_mib']['median']:.1f} MiB, {cli['directory_ips']['median']:,.0f} PNG/s "
                f"({cli['directory_images']} files, JSON Lines); live loop: "
                f"{live['per_frame_ms']:.1f} ms per 640x480 frame\n\n")
-    (args.out / "results.md").write_text(header + table + figures + "\n".join(
-        f"- {'PASS' if ok else 'FAIL'}: {text}" for ok, text in found) + "\n")
+    verdicts = "\n".join(f"- {'PASS' if ok else 'FAIL'}: {text}" for ok, text in found) + "\n"
+    (args.out / "results.md").write_text(header + table + figures + verdicts)
     plots = plot(results, args.out)
-    print(header + table + figures, end="")
-    for ok, text in found:
-        print(f"{'PASS' if ok else 'FAIL'}: {text}")
+    print(header + table + figures + verdicts, end="")
     print(f"wrote {args.out}/results.json, results.md" + "".join(f", {p}" for p in plots))
     return 0 if all(ok for ok, _ in found) else 1
 

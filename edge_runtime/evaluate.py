@@ -21,6 +21,7 @@ import numpy as np
 from edge_runtime.inputs import IMAGE_SUFFIXES
 
 HOLDOUT_FRACTION = 1 / 3
+MIN_PER_CLASS = 25  # classes with fewer photos are reported but not scored
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                         "photo-robust model when --model is not given)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--preprocess", default="photo", choices=["auto", "fmnist", "photo"])
-    parser.add_argument("--min-per-class", type=int, default=25,
-                        help="classes with fewer photos are reported but not scored (default 25)")
+    parser.add_argument("--min-per-class", type=int, default=MIN_PER_CLASS,
+                        help="classes with fewer photos are reported but not scored "
+                        "(default %(default)s)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="write report.txt, results.json and confusion_matrix.png here")
     parser.add_argument("--save-inputs", type=Path, metavar="DIR",

@@ -16,6 +16,7 @@ from edge_runtime.classifier import Classifier
 from edge_runtime.imaging import DecodedImage
 from edge_runtime.predictions import parse_output
 from edge_runtime.preprocess import prepare_photo
+from edge_runtime.segment import empty_scene
 from edge_runtime.sources import FrameSource
 
 EMIT_MODES = ("every", "change")
@@ -88,8 +89,8 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
 
     labels = classifier.photo_bundle.labels
     smoother = Smoother(options.smooth, len(labels))
-    background: np.ndarray | None = None
-    empty_scene: list[np.ndarray] = []
+    scene: np.ndarray | None = None
+    scene_frames: list[np.ndarray] = []
     recorder = None
     last_label, fps, last_time, frame_no, classified = None, 0.0, None, -1, 0
     try:
@@ -103,17 +104,17 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
             roi = clip_roi(options.roi, height, width) if options.roi else centred_square(height, width)
             x, y, w, h = roi
             crop = frame[y : y + h, x : x + w]
-            if len(empty_scene) < options.background_frames:
-                if not empty_scene:
+            if scene is None and options.background_frames:
+                if not scene_frames:
                     print("fashion-classify: capturing the empty scene: keep the garment out of "
                           "view", file=sys.stderr, flush=True)
-                empty_scene.append(crop)
-                if len(empty_scene) == options.background_frames:
-                    background = np.median(np.stack(empty_scene), axis=0).astype(np.uint8)
+                scene_frames.append(crop)
+                if len(scene_frames) == options.background_frames:
+                    scene = empty_scene(np.median(np.stack(scene_frames), axis=0).astype(np.uint8))
+                    scene_frames.clear()
                 continue
-            prepared = prepare_photo(DecodedImage(crop), background)
-            found = prepared.mask is None or prepared.mask.any()
-            probabilities = classifier.probabilities(prepared) if found else None
+            prepared = prepare_photo(DecodedImage(crop), scene)
+            probabilities = classifier.probabilities(prepared) if prepared.mask.any() else None
             prediction = parse_output(smoother.update(probabilities), labels,
                                       classifier.top_k, classifier.threshold)
             latency_ms = (time.perf_counter() - start) * 1000

@@ -89,11 +89,12 @@ def render_garment(bright: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return fit_on_canvas(garment[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
 
 
-def prepare_photo(image: DecodedImage, background: np.ndarray | None = None) -> PreparedInput:
-    """The photo path: segment the garment (against ``background``, the empty scene of a static
-    camera, when given), negate it, render it as Fashion-MNIST does."""
-    if background is not None:
-        segmented = segment_against_background(image.pixels, background)
+def prepare_photo(image: DecodedImage, scene: np.ndarray | None = None) -> PreparedInput:
+    """The photo path: segment the garment (against ``scene``, a static camera's
+    :func:`~edge_runtime.segment.empty_scene`, when given), negate it, render it as
+    Fashion-MNIST does."""
+    if scene is not None:
+        segmented = segment_against_background(image.pixels, scene)
     else:
         segmented = segment_garment(image.pixels, image.alpha)
     negated = 255 - imaging.to_gray(segmented.pixels)

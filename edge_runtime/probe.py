@@ -24,14 +24,19 @@ _DISTRIBUTIONS = {
 }
 
 
-def backend_version(backend: str) -> str | None:
-    """The installed distribution version of a backend, or None."""
-    for dist in _DISTRIBUTIONS[backend]:
+def installed_version(*distributions: str) -> str | None:
+    """The version of the first of ``distributions`` that is installed, or None."""
+    for dist in distributions:
         try:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             continue
     return None
+
+
+def backend_version(backend: str) -> str | None:
+    """The installed distribution version of a backend, or None."""
+    return installed_version(*_DISTRIBUTIONS[backend])
 
 
 def probe_model(model: str | Path, backends=BACKENDS) -> dict[str, dict]:

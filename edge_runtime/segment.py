@@ -80,6 +80,16 @@ def _garment_parts(foreground: np.ndarray) -> np.ndarray:
     return np.isin(labels, keep)
 
 
+def _garment_mask(foreground: np.ndarray) -> np.ndarray:
+    """Clean a raw foreground, keep the garment's parts, fill holes; all False when what is left
+    is too small to be a garment."""
+    radius = max(1, round(min(foreground.shape) / 64))
+    mask = imaging.fill_holes(_garment_parts(imaging.clean_mask(foreground, radius)))
+    if mask.mean() < _MIN_AREA:
+        mask[:] = False
+    return mask
+
+
 def segment_garment(pixels: np.ndarray, alpha: np.ndarray | None = None) -> Segmentation:
     """Segment the garment of a gray or BGR photo; an alpha channel, when present, is the mask."""
     small, small_alpha = _working_copy(pixels, alpha)
@@ -88,26 +98,24 @@ def segment_garment(pixels: np.ndarray, alpha: np.ndarray | None = None) -> Segm
     distance = background_distance(small)
     scaled = np.clip(distance * (255.0 / max(float(distance.max()), 1e-6)), 0, 255).astype(np.uint8)
     threshold = max(imaging.otsu_threshold(scaled) * distance.max() / 255.0, _MIN_DISTANCE)
-    foreground = distance > threshold
-    radius = max(1, round(min(small.shape[:2]) / 64))
-    mask = imaging.fill_holes(_garment_parts(imaging.clean_mask(foreground, radius)))
-    if mask.mean() < _MIN_AREA:
-        mask[:] = False
-    return Segmentation(small, mask)
+    return Segmentation(small, _garment_mask(distance > threshold))
 
 
-def segment_against_background(pixels: np.ndarray, background: np.ndarray) -> Segmentation:
+def empty_scene(background: np.ndarray) -> np.ndarray:
+    """The empty scene of a static camera as :func:`segment_against_background` compares it:
+    made once, not per frame."""
+    small, _ = _working_copy(background, None)
+    return imaging.gaussian_blur(small, 1.0)
+
+
+def segment_against_background(pixels: np.ndarray, scene: np.ndarray) -> Segmentation:
     """Segment with a static camera: the garment is what differs from the empty scene.
 
-    ``background`` is a frame of the same scene without the garment, same size as ``pixels``.
+    ``scene`` is :func:`empty_scene` of a frame of the same view without the garment, taken at
+    the same size as ``pixels``.
     """
     small, _ = _working_copy(pixels, None)
-    empty, _ = _working_copy(background, None)
-    diff = imaging.absdiff_gray(imaging.gaussian_blur(small, 1.0), imaging.gaussian_blur(empty, 1.0))
+    diff = imaging.absdiff_gray(imaging.gaussian_blur(small, 1.0), scene)
     scaled = np.clip(diff, 0, 255).astype(np.uint8)
     threshold = max(imaging.otsu_threshold(scaled), _MIN_BACKGROUND_DIFF)
-    radius = max(1, round(min(small.shape[:2]) / 64))
-    mask = imaging.fill_holes(_garment_parts(imaging.clean_mask(diff > threshold, radius)))
-    if mask.mean() < _MIN_AREA:
-        mask[:] = False
-    return Segmentation(small, mask)
+    return Segmentation(small, _garment_mask(diff > threshold))
