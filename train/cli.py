@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dropout", type=float, default=DEFAULTS.dropout,
                         help="dropout after each hidden layer, training only")
     parser.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
+    parser.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay,
+                        help="decoupled weight decay of Adam (AdamW); 0 for plain Adam")
     parser.add_argument("--photo-copies", type=int, default=0, metavar="N",
                         help="train the photo-robust variant on N augmented copies of the data "
                         "(see train/augment.py; 0: the plain model)")
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         dropout=args.dropout, label_smoothing=args.label_smoothing,
+        weight_decay=args.weight_decay,
         photo_copies=args.photo_copies,
         seed=args.seed, limit=args.limit,
     )

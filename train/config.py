@@ -14,6 +14,8 @@ class TrainConfig:
     learning_rate: float = 1e-3
     dropout: float = 0.1
     label_smoothing: float = 0.1
+    # Decoupled (AdamW) weight decay; per step the weights shrink by learning rate x this.
+    weight_decay: float = 0.1
     validation_split: float = 0.1
     seed: int = 0
     limit: int | None = None

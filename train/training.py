@@ -1,5 +1,5 @@
-"""Fit the MLP: seeded split, dropout, label smoothing, cosine learning-rate decay, and for
-the photo-robust variant, augmented data."""
+"""Fit the MLP: seeded split, dropout, label smoothing, weight decay, cosine learning-rate
+decay, and for the photo-robust variant, augmented data."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def train_model(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> 
     steps = config.epochs * int(np.ceil(len(x_fit) / config.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, steps))
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
