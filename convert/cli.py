@@ -64,6 +64,21 @@ def probe_runtimes(model_bytes: bytes, legacy_python: Path | None) -> dict[str, 
     return results
 
 
+def training_config(model_path: Path) -> dict | None:
+    """The config of the fashion-train run that wrote ``model_path`` (its metrics.json beside
+    it), so the manifest says what the model learnt from; None for a model from elsewhere."""
+    from train.report import METRICS_FILE
+
+    try:
+        run = json.loads((model_path.parent / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    config = run.get("config") if isinstance(run, dict) else None
+    if isinstance(config, dict) and run.get("n_real_photos"):
+        config = config | {"n_real_photos": run["n_real_photos"]}
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``fashion-convert``; returns the exit status."""
     parser = build_parser()
@@ -103,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "source_model": str(args.model),
         "source_model_sha256": sha256_file(args.model),
         "data_sha256": data.sha256,
+        "training": training_config(args.model),
     }
     tolerances = {"overall_pp": args.tolerance_pp, "per_class_pp": args.per_class_tolerance_pp}
     status = 0

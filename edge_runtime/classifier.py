@@ -7,9 +7,22 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.bundle import PHOTO_MODEL_NAME, ModelBundle, default_model_path, load_bundle
+from edge_runtime.backend import BackendUnavailableError, ModelLoadError
+from edge_runtime.bundle import (
+    PHOTO_MODEL_NAME,
+    ManifestError,
+    ModelBundle,
+    ModelIntegrityError,
+    default_model_path,
+    load_bundle,
+)
 from edge_runtime.predictions import UNKNOWN, Prediction, parse_output
 from edge_runtime.runner import ModelRunner
+from edge_runtime.tensors import ModelInputError
+
+# What Classifier() raises for a model it cannot use; CLIs report these in one line.
+MODEL_ERRORS = (FileNotFoundError, ModelIntegrityError, ManifestError, ModelInputError,
+                ModelLoadError, BackendUnavailableError)
 
 
 class Classifier:

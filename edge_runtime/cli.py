@@ -16,12 +16,10 @@ import threading
 import warnings
 from pathlib import Path
 
-from edge_runtime.backend import BACKENDS, BackendUnavailableError, ModelLoadError
-from edge_runtime.bundle import ManifestError, ModelIntegrityError
+from edge_runtime.backend import BACKENDS
 from edge_runtime.inputs import expand_inputs
 from edge_runtime.outputs import FORMATS, RecordWriter
 from edge_runtime.progress import Progress
-from edge_runtime.tensors import ModelInputError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -107,15 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         reason = display_available()
         if reason:
             parser.error(f"--show: {reason}")
-    from edge_runtime.classifier import Classifier
+    from edge_runtime.classifier import MODEL_ERRORS, Classifier
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             classifier = Classifier(args.model, args.backend, args.threads, args.top_k,
                                     args.threshold, args.preprocess, args.photo_model)
-    except (FileNotFoundError, ModelIntegrityError, ManifestError, ModelInputError,
-            ModelLoadError, BackendUnavailableError) as exc:
+    except MODEL_ERRORS as exc:
         print(f"fashion-classify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for warning in caught:

@@ -1,9 +1,11 @@
 """``fashion-evaluate``: score a classifier on a folder of labelled photos, one subfolder per class.
 
 The folder layout is that of ``../shared/real-photos``: subfolder names are class names with
-``/`` and spaces written as ``_`` (``T-shirt_top``, ``Ankle_boot``). Every photo is put in a
-``dev`` or ``holdout`` part by a hash of its path, so a method tuned on ``dev`` is reported on
-photos it was never tuned on.
+``/`` and spaces written as ``_`` (``T-shirt_top``, ``Ankle_boot``). Every photo is put in one
+of three folds by a hash of its path; one fold is the ``holdout`` part, the others ``dev``, so a
+method tuned or trained on ``dev`` is reported on photos it never saw. With ``--fold-models``
+each fold is scored by a model that was trained without it (cross-validation), which gives an
+unseen-photo figure for every photo.
 """
 
 from __future__ import annotations
@@ -20,26 +22,27 @@ import numpy as np
 
 from edge_runtime.inputs import IMAGE_SUFFIXES
 
-HOLDOUT_FRACTION = 1 / 3
+FOLDS = 3
+HOLDOUT_FOLD = 0  # the held-out part unless --holdout-fold says otherwise
 MIN_PER_CLASS = 25  # classes with fewer photos are reported but not scored
 
 
 @dataclass(frozen=True)
 class LabelledPhoto:
-    """One photo, its true class id, and whether it belongs to the held-out part."""
+    """One photo, its true class id, and its fold (0 to FOLDS - 1)."""
 
     path: Path
     class_id: int
-    holdout: bool
+    fold: int
 
 
 def _key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-def is_holdout(relative: str) -> bool:
-    """Stable assignment of a photo to the held-out third, from its path within the folder."""
-    return hashlib.sha256(relative.encode()).digest()[0] < 256 * HOLDOUT_FRACTION
+def photo_fold(relative: str) -> int:
+    """Stable assignment of a photo to a fold, from its path within the folder."""
+    return hashlib.sha256(relative.encode()).digest()[0] * FOLDS // 256
 
 
 def find_photos(folder: Path, labels: tuple[str, ...]) -> list[LabelledPhoto]:
@@ -54,7 +57,7 @@ def find_photos(folder: Path, labels: tuple[str, ...]) -> list[LabelledPhoto]:
         for path in sorted(sub.rglob("*")):
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 rel = path.relative_to(folder).as_posix()
-                photos.append(LabelledPhoto(path, class_id, is_holdout(rel)))
+                photos.append(LabelledPhoto(path, class_id, photo_fold(rel)))
     return photos
 
 
@@ -101,15 +104,17 @@ def format_report(name: str, summary: dict, labels) -> str:
     return "\n".join(lines)
 
 
-def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = None) -> dict:
+def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = None,
+             indices: list[int] | None = None) -> dict:
     """Classify every photo and time it; returns the top-3 class ids (-1 for a photo that could
-    not be read: it counts as wrong, with its one-line reason on stderr) and seconds per photo."""
+    not be read: it counts as wrong, with its one-line reason on stderr) and seconds per photo.
+    ``indices`` number the saved inputs (default: the position in ``photos``)."""
     from edge_runtime import imaging
     from edge_runtime.batch import save_prepared
     from edge_runtime.preprocess import PHOTO_DECODE_MIN_SIDE
 
     top3, seconds = [], []
-    for index, photo in enumerate(photos):
+    for index, photo in zip(indices or range(len(photos)), photos):
         start = time.perf_counter()
         try:
             prepared = classifier.prepare(imaging.read_image(photo.path, PHOTO_DECODE_MIN_SIDE))
@@ -122,11 +127,39 @@ def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = No
         top3.append(np.argsort(-probabilities)[:3])
         if save_dir is not None:
             save_prepared(save_dir, index, photo.path, prepared)
-    return {"top3": np.array(top3), "seconds": np.array(seconds)}
+    return {"top3": np.array(top3).reshape(-1, 3), "seconds": np.array(seconds)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``fashion-evaluate``; returns the exit status."""
+def trained_on_photos(bundle) -> bool:
+    """Whether the model's manifest says real photos (their dev part) were in its training data."""
+    training = ((bundle.manifest or {}).get("provenance") or {}).get("training") or {}
+    return bool(training.get("real_photos"))
+
+
+def score_photos(photos: list[LabelledPhoto], args: argparse.Namespace):
+    """Top-3 ids and seconds per photo, the model names used, and whether a photo model was
+    trained on real photos. Under ``--fold-models`` each fold is scored by its own model."""
+    from edge_runtime.classifier import Classifier
+
+    passes = ([(model, [i for i, p in enumerate(photos) if p.fold == k])
+               for k, model in enumerate(args.fold_models)] if args.fold_models
+              else [(args.photo_model, list(range(len(photos))))])
+    top3 = np.full((len(photos), 3), -1)
+    seconds, names, seen = [], [], False
+    for photo_model, rows in passes:
+        with Classifier(args.model, args.backend, preprocess=args.preprocess,
+                        photo_model=photo_model) as clf:
+            result = evaluate(clf, [photos[i] for i in rows], args.save_inputs, rows)
+            used = clf.photo_bundle if args.preprocess == "photo" else clf.bundle
+            names.append(used.name)
+            seen = seen or (args.preprocess != "fmnist" and trained_on_photos(clf.photo_bundle))
+        top3[rows] = result["top3"]
+        seconds.extend(result["seconds"])
+    return top3, np.array(seconds), names, seen
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fashion-evaluate``."""
     parser = argparse.ArgumentParser(
         prog="fashion-evaluate",
         description="Score a model on a folder of labelled photos (one subfolder per class): "
@@ -138,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo-model", type=Path,
                         help="model for photo-path inputs (default: --model, or the shipped "
                         "photo-robust model when --model is not given)")
+    parser.add_argument("--fold-models", type=Path, nargs=FOLDS, metavar="MODEL",
+                        help=f"cross-validation: {FOLDS} photo models, the k-th trained without "
+                        "fold k (fashion-train --real-photos --holdout-fold k); each fold is "
+                        "scored by its own model, so every photo counts as unseen")
+    parser.add_argument("--holdout-fold", type=int, default=HOLDOUT_FOLD,
+                        choices=range(FOLDS), help="the fold reported as 'holdout' "
+                        "(default %(default)s)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--preprocess", default="photo", choices=["auto", "fmnist", "photo"])
     parser.add_argument("--min-per-class", type=int, default=MIN_PER_CLASS,
@@ -147,33 +187,47 @@ def main(argv: list[str] | None = None) -> int:
                         help="write report.txt, results.json and confusion_matrix.png here")
     parser.add_argument("--save-inputs", type=Path, metavar="DIR",
                         help="write the 28x28 input (and mask) the model saw for each photo")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``fashion-evaluate``; returns the exit status."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder}: not a directory")
-    from edge_runtime.classifier import Classifier
+    if args.fold_models and args.preprocess != "photo":
+        parser.error("--fold-models scores photo models: it needs --preprocess photo")
+    from edge_runtime.bundle import load_bundle
+    from edge_runtime.classifier import MODEL_ERRORS
 
-    with Classifier(args.model, args.backend, preprocess=args.preprocess,
-                    photo_model=args.photo_model) as clf:
-        labels = clf.bundle.labels
+    try:
+        labels = load_bundle(args.model).labels
         photos = find_photos(args.folder, labels)
         if not photos:
             print(f"fashion-evaluate: error: {args.folder}: no photos in class subfolders",
                   file=sys.stderr)
             return 1
-        result = evaluate(clf, photos, args.save_inputs)
-        model_name = clf.photo_bundle.name if args.preprocess == "photo" else clf.bundle.name
+        top3, seconds, names, seen = score_photos(photos, args)
+    except MODEL_ERRORS as exc:
+        print(f"fashion-evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    model_name = f"cross-validated {', '.join(names)}" if args.fold_models else names[0]
     true = np.array([p.class_id for p in photos])
     counts = np.bincount(true, minlength=len(labels))
     scored = np.flatnonzero(counts >= args.min_per_class)
-    holdout = np.array([p.holdout for p in photos])
+    holdout = np.array([p.fold == args.holdout_fold for p in photos])
     parts = {"all": np.ones(len(photos), bool), "dev": ~holdout, "holdout": holdout}
-    summaries = {name: summarise(true[rows], result["top3"][rows], labels, scored)
+    summaries = {name: summarise(true[rows], top3[rows], labels, scored)
                  for name, rows in parts.items()}
-    ms = result["seconds"] * 1000
+    ms = seconds * 1000
     timing = {"mean_ms": float(ms.mean()), "p50_ms": float(np.median(ms)),
               "p95_ms": float(np.percentile(ms, 95)), "max_ms": float(ms.max())}
     report = "\n\n".join(format_report(f"{name} ({model_name}, {args.preprocess})", s, labels)
                          for name, s in summaries.items())
+    if seen and not args.fold_models:
+        report += ("\n\nnote: this model was trained on the dev part of real photos; if that "
+                   "was this folder, only 'holdout' (or --fold-models) measures unseen photos")
     report += (f"\n\ntime per photo (decode + prepare + classify, one thread): mean "
                f"{timing['mean_ms']:.1f} ms, p50 {timing['p50_ms']:.1f} ms, "
                f"p95 {timing['p95_ms']:.1f} ms, max {timing['max_ms']:.1f} ms\n")
@@ -184,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "report.txt").write_text(report)
         payload = {"model": model_name, "preprocess": args.preprocess, "timing": timing,
-                   "labels": list(labels), "parts": summaries}
+                   "labels": list(labels), "holdout_fold": args.holdout_fold,
+                   "trained_on_dev_photos": seen, "parts": summaries}
         (args.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
         png = imaging.render_confusion_matrix(np.array(summaries["all"]["confusion_matrix"]),
                                               labels, f"{model_name} on {args.folder.name}")

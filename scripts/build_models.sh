@@ -10,8 +10,15 @@ legacy=()
 .venv/bin/fashion-convert --model "$RUN/model.keras" --quantization float32 float16 dynamic int8 \
     --out models "${legacy[@]}"
 # The photo-robust variant: same architecture, trained on augmented renderings of the data
-# (train/augment.py); fashion-classify uses it for inputs that the photo path prepared.
-.venv/bin/fashion-train --photo-copies 2 --epochs 20 --batch-size 256 --learning-rate 0.002 \
-    --out "${RUN}-photo"
+# (train/augment.py) and on the dev part of the real photos (train/real_photos.py);
+# fashion-classify uses it for inputs that the photo path prepared.
+source scripts/photo_recipe.sh
+photo_data=("${PHOTO_REAL_ARGS[@]}")
+if [ ! -d "$PHOTOS" ]; then
+    echo "build_models.sh: warning: $PHOTOS not found: the photo model learns from" \
+        "Fashion-MNIST alone and reads real photos far worse (README, Real photos)" >&2
+    photo_data=("${PHOTO_ALONE_ARGS[@]}")
+fi
+.venv/bin/fashion-train "${PHOTO_TRAIN_ARGS[@]}" "${photo_data[@]}" --out "${RUN}-photo"
 .venv/bin/fashion-convert --model "${RUN}-photo/model.keras" --name fashion_mlp_photo \
     --quantization int8 --out models "${legacy[@]}"

@@ -56,6 +56,7 @@ def test_every_variant_ships_with_a_manifest_that_matches_its_file(converted, mo
     low, high = metrics["drop_ci95_pp"]
     assert low <= metrics["drop_pp"] <= high
     assert manifest["runtimes"]["ai-edge-litert"]["loads"] is True
+    assert manifest["provenance"]["training"]["limit"] == 6000  # the run that made the model
 
 
 def test_int8_takes_raw_uint8_pixels(converted, fashion):

@@ -114,11 +114,15 @@ def test_real_photos_evaluation_writes_its_report(tmp_path, capsys):
     overall = results["parts"]["all"]
     assert overall["n"] == 415  # nine scored classes; Bag has too few photos
     assert overall["per_class"]["Bag"]["scored"] is False
-    # Far above chance (11%) and above the naive pipeline's 2.2%: this is what the README quotes.
-    assert overall["top1"] > 0.30 and overall["top3"] > overall["top1"]
+    assert overall["top3"] > overall["top1"]
     assert np.array(overall["confusion_matrix"]).sum() == 417
     assert (tmp_path / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
-    assert "holdout" in capsys.readouterr().out
+    # The shipped photo model trained on the dev part; the held-out part it never saw is what
+    # the README quotes. Fashion-MNIST training alone reached 36% there, the naive path 2.2%.
+    assert results["trained_on_dev_photos"] is True
+    holdout = results["parts"]["holdout"]
+    assert holdout["n"] == 149 and holdout["top1"] > 0.50
+    assert "only 'holdout' (or --fold-models) measures unseen photos" in capsys.readouterr().out
 
 
 def test_evaluation_counts_an_unreadable_photo_as_wrong_and_goes_on(fashion, tmp_path, capsys):
@@ -138,3 +142,61 @@ def test_evaluation_counts_an_unreadable_photo_as_wrong_and_goes_on(fashion, tmp
     assert np.array(overall["confusion_matrix"]).sum() == 2  # the broken photo has no column
     assert overall["per_class"]["Trouser"]["top1"] <= 0.5
     assert "broken.jpg" in capsys.readouterr().err
+
+
+def write_photo_folder(folder, fashion, classes, per_class: int, seed: int) -> dict[str, int]:
+    """Synthetic photos of test-set garments in class subfolders; returns path -> class id."""
+    rng = np.random.default_rng(seed)
+    written = {}
+    for name, class_id in classes:
+        (folder / name).mkdir()
+        for k, index in enumerate(np.flatnonzero(fashion.test.labels == class_id)[:per_class]):
+            relative = f"{name}/{k}.jpg"
+            (folder / relative).write_bytes(synthetic_photo(fashion.test.images[index],
+                                                            "light", rng))
+            written[relative] = class_id
+    return written
+
+
+def test_real_photos_train_the_photo_model_but_never_the_held_out_fold(fashion, tmp_path,
+                                                                       capsys):
+    from edge_runtime.evaluate import photo_fold
+    from train.real_photos import real_photo_training_set
+
+    written = write_photo_folder(tmp_path, fashion, [("Trouser", 1), ("Sneaker", 7)], 6, 4)
+    outside = [c for rel, c in written.items() if photo_fold(rel) != 0]
+    assert 0 < len(outside) < len(written), "the folder must span the held-out fold and others"
+    broken = next(f"Trouser/broken{k}.jpg" for k in range(50) if photo_fold(f"Trouser/broken{k}.jpg"))
+    (tmp_path / broken).write_bytes(b"\xff\xd8 not really")
+
+    x, y, n = real_photo_training_set(tmp_path, copies=3, holdout_fold=0, seed=0)
+    assert n == len(outside)  # held-out photos and the broken one are not used
+    assert x.shape == (3 * n, 28, 28) and x.dtype == np.uint8
+    assert sorted(y.tolist()) == sorted(outside * 3)
+    assert all(image.any() for image in x)  # a garment was found in every re-shoot
+    assert not np.array_equal(x[0], x[1])  # a re-shoot differs from the photo as shot
+    assert broken.split("/")[1] in capsys.readouterr().err
+
+
+def test_cross_validation_scores_each_fold_with_its_own_model(fashion, tmp_path):
+    from edge_runtime.bundle import PHOTO_MODEL_NAME, default_model_path
+    from edge_runtime.evaluate import build_parser, find_photos, score_photos
+    from edge_runtime.labels import FASHION_MNIST_LABELS
+
+    write_photo_folder(tmp_path, fashion, [("Trouser", 1), ("Dress", 3), ("Bag", 8)], 5, 6)
+    photos = find_photos(tmp_path, FASHION_MNIST_LABELS)
+    photo_model, clean_model = default_model_path(PHOTO_MODEL_NAME), default_model_path()
+
+    def top3(*options):
+        return score_photos(photos, build_parser().parse_args([str(tmp_path), *options]))
+
+    by_photo_model = top3("--photo-model", str(photo_model))[0]
+    by_clean_model = top3("--photo-model", str(clean_model))[0]
+    assert not np.array_equal(by_photo_model, by_clean_model)  # else the test proves nothing
+    crossed, _, names, _ = top3("--fold-models", str(photo_model), str(clean_model),
+                                str(clean_model))
+    fold0 = np.array([p.fold == 0 for p in photos])
+    assert fold0.any() and not fold0.all()
+    np.testing.assert_array_equal(crossed[fold0], by_photo_model[fold0])
+    np.testing.assert_array_equal(crossed[~fold0], by_clean_model[~fold0])
+    assert names == [PHOTO_MODEL_NAME, "fashion_mlp_int8", "fashion_mlp_int8"]

@@ -97,3 +97,29 @@ def test_photo_variant_trains_with_the_same_architecture(fashion):
                          TrainConfig(epochs=1, limit=1000, photo_copies=1))
     assert result.n_train == 900 * 2 and result.n_validation == 100 * 2
     assert [layer.units for layer in result.model.layers if hasattr(layer, "units")] == [128, 64, 10]
+
+
+def test_cli_adds_the_real_photos_outside_the_held_out_fold(tmp_path, fashion):
+    from edge_runtime.evaluate import photo_fold
+    from tests.test_photos import write_photo_folder
+    from train.cli import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    written = write_photo_folder(photos, fashion, [("Dress", 3)], 6, 2)
+    out = tmp_path / "run"
+    assert main(["--epochs", "1", "--limit", "1000", "--real-photos", str(photos),
+                 "--real-photo-copies", "2", "--holdout-fold", "1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    used = sum(photo_fold(relative) != 1 for relative in written)
+    assert 0 < used < len(written)
+    assert metrics["n_real_photos"] == used and metrics["n_train"] == 900 + 2 * used
+    assert metrics["config"]["holdout_fold"] == 1
+
+
+def test_cli_refuses_a_missing_real_photos_folder(tmp_path, capsys):
+    from train.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--real-photos", str(tmp_path / "nowhere")])
+    assert stopped.value.code == 2 and "nowhere: not a directory" in capsys.readouterr().err

@@ -7,8 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from train.data import DataError, DataNotFoundError, load_fashion_mnist
+from edge_runtime.evaluate import FOLDS
 from train.config import TrainConfig
+from train.data import DataError, DataNotFoundError, load_fashion_mnist
 
 DEFAULTS = TrainConfig()
 
@@ -31,7 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="decoupled weight decay of Adam (AdamW); 0 for plain Adam")
     parser.add_argument("--photo-copies", type=int, default=0, metavar="N",
                         help="train the photo-robust variant on N augmented copies of the data "
-                        "(see train/augment.py; 0: the plain model)")
+                        "(see train/augment.py; 0: the plain model, unless --real-photos)")
+    parser.add_argument("--real-photos", type=Path, metavar="DIR",
+                        help="also train on these labelled photos (one subfolder per class, as "
+                        "fashion-evaluate reads them), all but the held-out fold; see "
+                        "train/real_photos.py")
+    parser.add_argument("--real-photo-copies", type=int, default=DEFAULTS.real_photo_copies,
+                        metavar="N", help="renderings per real photo: as shot plus N-1 "
+                        "re-shoots (default %(default)s)")
+    parser.add_argument("--holdout-fold", type=int, default=DEFAULTS.holdout_fold,
+                        choices=range(FOLDS), help="the fold of --real-photos kept out of "
+                        "training (default %(default)s: fashion-evaluate's holdout part)")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.add_argument("--limit", type=int, metavar="N",
                         help="train on N training images only (quick runs and tests)")
@@ -47,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or (args.limit is not None and args.limit < 10):
         build_parser().error("--epochs and --batch-size must be >= 1 and --limit >= 10")
+    if args.real_photos is not None and not args.real_photos.is_dir():
+        build_parser().error(f"--real-photos {args.real_photos}: not a directory")
+    if args.real_photo_copies < 1:
+        build_parser().error(f"--real-photo-copies must be >= 1, got {args.real_photo_copies}")
     started = time.perf_counter()
     try:
         data = load_fashion_mnist(args.data_dir)
@@ -62,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         dropout=args.dropout, label_smoothing=args.label_smoothing,
         weight_decay=args.weight_decay,
         photo_copies=args.photo_copies,
+        real_photos=str(args.real_photos) if args.real_photos else None,
+        real_photo_copies=args.real_photo_copies, holdout_fold=args.holdout_fold,
         seed=args.seed, limit=args.limit,
     )
     print(f"data: {data.directory}", flush=True)
