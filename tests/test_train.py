@@ -123,3 +123,14 @@ def test_cli_refuses_a_missing_real_photos_folder(tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["--real-photos", str(tmp_path / "nowhere")])
     assert stopped.value.code == 2 and "nowhere: not a directory" in capsys.readouterr().err
+
+
+def test_cli_reports_a_real_photos_folder_without_photos_in_one_line(tmp_path, capsys):
+    from train.cli import main
+
+    (tmp_path / "Coat").mkdir()
+    (tmp_path / "Coat" / "notes.txt").write_text("no photos here")
+    assert main(["--epochs", "1", "--limit", "100", "--real-photos", str(tmp_path),
+                 "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: no photos outside fold 0" in err and "Traceback" not in err

@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fashion-train: error: {exc}", file=sys.stderr)
         return 1
     # TensorFlow is imported only now, so data errors and --help answer instantly.
+    from train.real_photos import NoPhotosError
     from train.report import write_run
     from train.training import train_model
 
@@ -82,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed, limit=args.limit,
     )
     print(f"data: {data.directory}", flush=True)
-    result = train_model(data.train.images, data.train.labels, config)
+    try:
+        result = train_model(data.train.images, data.train.labels, config)
+    except NoPhotosError as exc:
+        print(f"fashion-train: error: {exc}", file=sys.stderr)
+        return 1
     report = write_run(args.out, result, data, config)
     print(
         f"test accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f}; "

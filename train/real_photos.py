@@ -25,6 +25,10 @@ _MAX_TILT = 20.0  # degrees
 _MIN_CROP = 0.75  # keep at least this share of each side: the garment stays mostly in view
 
 
+class NoPhotosError(ValueError):
+    """The folder holds no usable photo outside the held-out fold."""
+
+
 def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The photo as another shot might have taken it: mirrored or not, cropped, tilted (edges
     filled by reflection, not black corners), brighter or darker, with another white balance;
@@ -69,6 +73,6 @@ def real_photo_training_set(
             images.append(prepare_photo(imaging.DecodedImage(shot)).pixels)
             labels.append(photo.class_id)
     if not images:
-        raise ValueError(f"{folder}: no photos outside fold {holdout_fold}, expected class "
+        raise NoPhotosError(f"{folder}: no photos outside fold {holdout_fold}, expected class "
                          "subfolders of photos (the layout of fashion-evaluate)")
     return np.stack(images), np.array(labels, dtype=np.uint8), n_used
