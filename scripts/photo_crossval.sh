@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-validate the photo-robust recipe on real photos: for each of the three folds of
 # $PHOTOS (default ../shared/real-photos), train without that fold, convert to int8, and let
-# fashion-evaluate score every photo with the model that never saw it. About 12 minutes.
+# fashion-evaluate score every photo with the model that never saw it. About 20 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/photo_recipe.sh
