@@ -32,7 +32,7 @@ class NoPhotosError(ValueError):
 def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The photo as another shot might have taken it: mirrored or not, cropped, tilted (edges
     filled by reflection, not black corners), brighter or darker, with another white balance;
-    scaled to the short side that the device decodes photos at."""
+    scaled as by :func:`at_decode_size`."""
     if rng.random() < 0.5:
         pixels = pixels[:, ::-1]
     height, width = pixels.shape[:2]
@@ -47,7 +47,9 @@ def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def at_decode_size(pixels: np.ndarray) -> np.ndarray:
-    """Scale so the short side is ``PHOTO_DECODE_MIN_SIDE``, as the device decodes photos."""
+    """Scale so the short side is ``PHOTO_DECODE_MIN_SIDE``, the least the device decodes a photo
+    at (it decodes JPEGs at 1/2, 1/4 or 1/8 scale, so its short side is 160-320 px);
+    segmentation then works at 128 px on the long side either way."""
     scale = PHOTO_DECODE_MIN_SIDE / min(pixels.shape[:2])
     return imaging.resize(pixels, round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
 
