@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.backend import BACKENDS
-from edge_runtime.bundle import models_dir
+from edge_runtime.interpreter.backend import BACKENDS
+from edge_runtime.interpreter.bundle import models_dir
 
 REPEATS = 5
 LATENCY_INVOKES = 2000
@@ -48,7 +48,7 @@ def _predictors(model_path: Path, backend: str):
         model = keras.models.load_model(model_path)
         return (lambda x: model(x[None], training=False).numpy()[0],
                 lambda batch: model.predict(batch, verbose=0, batch_size=len(batch)))
-    from edge_runtime.runner import ModelRunner
+    from edge_runtime.interpreter.runner import ModelRunner
 
     runner = ModelRunner(model_path, backend)
     return runner.probabilities, runner.probabilities_batch
@@ -56,7 +56,7 @@ def _predictors(model_path: Path, backend: str):
 
 def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
     """Measure one (model, backend) row in this process; returns a JSON-ready dict."""
-    from edge_runtime.probe import backend_version
+    from edge_runtime.interpreter.probe import backend_version
     from train.data import load_fashion_mnist
 
     test = load_fashion_mnist().test
@@ -101,7 +101,8 @@ def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
 def _photo_top1(model_path: Path, backend: str, folder: Path) -> float:
     """Top-1 on the scored classes of a labelled photo folder, as ``fashion-evaluate`` counts it."""
     from edge_runtime.classifier import Classifier
-    from edge_runtime.evaluate import MIN_PER_CLASS, evaluate, find_photos, summarise
+    from edge_runtime.apps.evaluate import evaluate, summarise
+    from edge_runtime.photo.folds import MIN_PER_CLASS, find_photos
 
     with Classifier(model_path, backend, preprocess="photo") as clf:
         labels = clf.bundle.labels
@@ -139,10 +140,10 @@ _COLD_CODE = (
     "    print(int(m.predict(cv2.imread(image, 0)[None], verbose=0).argmax()))\n"
     "else:\n"
     "    from edge_runtime.classifier import Classifier\n"
-    "    from edge_runtime.imaging import read_image\n"
+    "    from edge_runtime.media.imaging import read_image\n"
     "    print(Classifier(model, backend).classify(read_image(image)).class_id)\n"
 )
-_CLI_CODE = "from edge_runtime.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+_CLI_CODE = "from edge_runtime.apps.classify import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
 def measure_process(python: str, code: str, args: list[str]) -> tuple[float, float, int]:
@@ -174,7 +175,7 @@ def cold_start(python: str, model_path: Path, backend: str, image: Path) -> dict
 
 def _rows(models: Path, keras_model: Path | None, legacy_python: Path | None):
     """(name, variant, backend, model path, python) for every row to measure."""
-    from edge_runtime.backend import available_backends
+    from edge_runtime.interpreter.backend import available_backends
 
     rows, installed = [], available_backends()
     if keras_model is not None and "tensorflow" in installed:
@@ -215,7 +216,7 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    from edge_runtime.probe import backend_version, installed_version
+    from edge_runtime.interpreter.probe import backend_version, installed_version
 
     versions = {name: backend_version(name) for name in BACKENDS}
     versions |= {"numpy": np.__version__,
@@ -246,10 +247,10 @@ def cli_figures(python: str, png_dir: Path, one_png: Path, out_file: Path) -> di
 def live_figures(video: Path, photos: Path | None, n_frames: int = 300) -> dict:
     """Per 640x480 frame: read (decode), ROI, photo preparation, classification, smoothing,
     through the same loop as ``fashion-classify --video``, in this process, one thread."""
-    from edge_runtime import imaging
+    from edge_runtime.media import imaging
     from edge_runtime.classifier import Classifier
-    from edge_runtime.live import LiveOptions, run_live
-    from edge_runtime.sources import OpenCVSource
+    from edge_runtime.apps.live import LiveOptions, run_live
+    from edge_runtime.media.sources import OpenCVSource
 
     sources = sorted(photos.rglob("*.jpg"))[:30] if photos else []
     rng = np.random.default_rng(0)
@@ -394,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR")
     args = parser.parse_args(argv)
     from convert.compare import compare_predictions
-    from edge_runtime.imaging import encode_png
+    from edge_runtime.media.imaging import encode_png
     from train.data import load_fashion_mnist
 
     models = args.models or models_dir()

@@ -46,14 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def probe_runtimes(model_bytes: bytes, legacy_python: Path | None) -> dict[str, dict]:
     """Load and invoke the model on every interpreter installed here (and in the legacy env)."""
-    from edge_runtime.probe import probe_model
+    from edge_runtime.interpreter.probe import probe_model
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(model_bytes)
         results = probe_model(path)
         if legacy_python:
-            done = subprocess.run([str(legacy_python), "-m", "edge_runtime.probe", str(path)],
+            done = subprocess.run([str(legacy_python), "-m", "edge_runtime.interpreter.probe", str(path)],
                                   capture_output=True, text=True, timeout=120,
                                   cwd=Path(__file__).resolve().parent.parent)
             if done.returncode == 0:
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     from convert.compare import compare_predictions, gate_failures
     from convert.manifest import build_manifest, ship
     from convert.quantize import calibration_indices, convert
-    from edge_runtime.bundle import sha256_file
-    from edge_runtime.runner import ModelRunner
+    from edge_runtime.interpreter.bundle import sha256_file
+    from edge_runtime.interpreter.runner import ModelRunner
 
     try:
         model = keras.models.load_model(args.model)

@@ -1,5 +1,5 @@
 import sys
 
-from edge_runtime.cli import main
+from edge_runtime.apps.classify import main
 
 sys.exit(main())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.backend import BackendUnavailableError, ModelLoadError
-from edge_runtime.bundle import (
+from edge_runtime.interpreter.backend import BackendUnavailableError, ModelLoadError
+from edge_runtime.interpreter.bundle import (
     PHOTO_MODEL_NAME,
     ManifestError,
     ModelBundle,
@@ -17,8 +17,8 @@ from edge_runtime.bundle import (
     load_bundle,
 )
 from edge_runtime.predictions import UNKNOWN, Prediction, parse_output
-from edge_runtime.runner import ModelRunner
-from edge_runtime.tensors import ModelInputError
+from edge_runtime.interpreter.runner import ModelRunner
+from edge_runtime.interpreter.tensors import ModelInputError
 
 # What Classifier() raises for a model it cannot use; CLIs report these in one line.
 MODEL_ERRORS = (FileNotFoundError, ModelIntegrityError, ManifestError, ModelInputError,
@@ -33,7 +33,7 @@ class Classifier:
 
     ``top_k`` candidates are kept per prediction; a top score below ``threshold`` gives
     ``unknown``. ``preprocess`` is ``auto``, ``fmnist`` or ``photo`` (see
-    :mod:`edge_runtime.preprocess`). Inputs prepared by the photo path go to ``photo_model``:
+    :mod:`edge_runtime.photo.preprocess`). Inputs prepared by the photo path go to ``photo_model``:
     by default, when ``model`` is not given either, the shipped photo-robust model; otherwise
     the same model as everything else.
     """
@@ -90,13 +90,13 @@ class Classifier:
                             self.threshold)
 
     def probabilities(self, prepared) -> np.ndarray:
-        """Class probabilities of a :class:`~edge_runtime.preprocess.PreparedInput`, from the
+        """Class probabilities of a :class:`~edge_runtime.photo.preprocess.PreparedInput`, from the
         photo model when the photo path made it."""
         runner = self.photo_runner if prepared.mode == "photo" else self.runner
         return runner.probabilities(prepared.pixels)
 
     def predict(self, prepared) -> Prediction:
-        """The prediction for a :class:`~edge_runtime.preprocess.PreparedInput`; ``unknown`` with
+        """The prediction for a :class:`~edge_runtime.photo.preprocess.PreparedInput`; ``unknown`` with
         score 0 when the photo path found no garment at all."""
         if prepared.mask is not None and not prepared.mask.any():
             return Prediction(UNKNOWN, -1, 0.0, ())
@@ -105,9 +105,9 @@ class Classifier:
                             self.threshold)
 
     def prepare(self, image):
-        """The :class:`~edge_runtime.preprocess.PreparedInput` made from an image array or
-        :class:`~edge_runtime.imaging.DecodedImage`."""
-        from edge_runtime.preprocess import prepare  # imports OpenCV: only when images come in
+        """The :class:`~edge_runtime.photo.preprocess.PreparedInput` made from an image array or
+        :class:`~edge_runtime.media.imaging.DecodedImage`."""
+        from edge_runtime.photo.preprocess import prepare  # imports OpenCV: only when images come in
 
         return prepare(image, self.preprocess)
 

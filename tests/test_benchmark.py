@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_runtime.backend import resolve_backend
+from edge_runtime.interpreter.backend import resolve_backend
 from convert.benchmark import build_table, checks, cold_start, run_worker
 
 ROOT = Path(__file__).resolve().parent.parent

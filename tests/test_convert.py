@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from edge_runtime.runner import ModelRunner
+from edge_runtime.interpreter.runner import ModelRunner
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
@@ -119,7 +119,7 @@ def test_a_model_whose_input_is_not_28x28_is_refused_on_the_device(tmp_path, cap
     import keras
 
     from convert.quantize import convert
-    from edge_runtime.cli import main
+    from edge_runtime.apps.classify import main
 
     wrong = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
                               keras.layers.Dense(10, activation="softmax")])

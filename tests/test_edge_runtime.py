@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from edge_runtime import Classifier
-from edge_runtime.backend import resolve_backend
-from edge_runtime.bundle import default_model_path, load_bundle
-from edge_runtime.cli import main
+from edge_runtime.interpreter.backend import resolve_backend
+from edge_runtime.interpreter.bundle import default_model_path, load_bundle
+from edge_runtime.apps.classify import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = resolve_backend()
@@ -223,7 +223,7 @@ def test_runs_with_tensorflow_blocked_from_any_directory(tmp_path, fashion):
     image = tmp_path / "boot.png"
     cv2.imwrite(str(image), fashion.test.images[0])
     code = (
-        "from edge_runtime.cli import main\n"
+        "from edge_runtime.apps.classify import main\n"
         f"status = main([{str(image)!r}, '--backend', 'auto'])\n"
         "assert not any(m.startswith('tensorflow') for m in sys.modules), 'TF was imported'\n"
         "sys.exit(status)\n"
@@ -249,8 +249,8 @@ def test_product_shot_on_a_light_background_is_classified_like_the_original(fash
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["float32", "float16", "dynamic", "int8", "photo_int8"])
 def test_shipped_models_measure_what_their_manifests_say(fashion, name):
-    from edge_runtime.backend import ModelLoadError
-    from edge_runtime.runner import ModelRunner
+    from edge_runtime.interpreter.backend import ModelLoadError
+    from edge_runtime.interpreter.runner import ModelRunner
 
     model = shipped(name)
     manifest = load_bundle(model).manifest  # also checks the sha256

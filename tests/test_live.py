@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from edge_runtime import Classifier
-from edge_runtime.cli import main
-from edge_runtime.imaging import DecodedImage, decode_image
-from edge_runtime.live import LiveOptions, Smoother, centred_square, parse_roi, run_live
-from edge_runtime.preprocess import prepare_photo
-from edge_runtime.sources import (FrameSourceError, PiCameraSource, ResilientSource,
+from edge_runtime.apps.classify import main
+from edge_runtime.media.imaging import DecodedImage, decode_image
+from edge_runtime.apps.live import LiveOptions, Smoother, centred_square, parse_roi, run_live
+from edge_runtime.photo.preprocess import prepare_photo
+from edge_runtime.media.sources import (FrameSourceError, PiCameraSource, ResilientSource,
                                   RetryPolicy)
 from tests.test_photos import synthetic_photo
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from edge_runtime import Classifier
-from edge_runtime.imaging import decode_image
-from edge_runtime.preprocess import GARMENT_MEAN, PHOTO_DECODE_MIN_SIDE, prepare, render_garment
+from edge_runtime.media.imaging import decode_image
+from edge_runtime.photo.preprocess import GARMENT_MEAN, PHOTO_DECODE_MIN_SIDE, prepare, render_garment
 from tests.conftest import REAL_PHOTOS
 
 
@@ -89,7 +89,7 @@ def test_frames_without_a_garment_are_not_given_a_confident_label(frame):
 
 
 def test_photo_path_keeps_the_mask_and_save_inputs_writes_it(fashion, tmp_path):
-    from edge_runtime.cli import main
+    from edge_runtime.apps.classify import main
 
     rng = np.random.default_rng(1)
     photo = tmp_path / "shirt.jpg"
@@ -107,7 +107,7 @@ def test_photo_path_keeps_the_mask_and_save_inputs_writes_it(fashion, tmp_path):
 @pytest.mark.photos
 @pytest.mark.slow
 def test_real_photos_evaluation_writes_its_report(tmp_path, capsys):
-    from edge_runtime.evaluate import main
+    from edge_runtime.apps.evaluate import main
 
     assert main([str(REAL_PHOTOS), "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -126,7 +126,7 @@ def test_real_photos_evaluation_writes_its_report(tmp_path, capsys):
 
 
 def test_evaluation_counts_an_unreadable_photo_as_wrong_and_goes_on(fashion, tmp_path, capsys):
-    from edge_runtime.evaluate import main
+    from edge_runtime.apps.evaluate import main
 
     rng = np.random.default_rng(9)
     for name, index in (("Trouser", 2), ("Pullover", 1)):
@@ -160,7 +160,7 @@ def write_photo_folder(folder, fashion, classes, per_class: int, seed: int) -> d
 
 def test_real_photos_train_the_photo_model_but_never_the_held_out_fold(fashion, tmp_path,
                                                                        capsys):
-    from edge_runtime.evaluate import photo_fold
+    from edge_runtime.photo.folds import photo_fold
     from train.real_photos import real_photo_training_set
 
     written = write_photo_folder(tmp_path, fashion, [("Trouser", 1), ("Sneaker", 7)], 6, 4)
@@ -179,8 +179,9 @@ def test_real_photos_train_the_photo_model_but_never_the_held_out_fold(fashion, 
 
 
 def test_cross_validation_scores_each_fold_with_its_own_model(fashion, tmp_path):
-    from edge_runtime.bundle import PHOTO_MODEL_NAME, default_model_path
-    from edge_runtime.evaluate import build_parser, find_photos, score_photos
+    from edge_runtime.interpreter.bundle import PHOTO_MODEL_NAME, default_model_path
+    from edge_runtime.apps.evaluate import build_parser, score_photos
+    from edge_runtime.photo.folds import find_photos
     from edge_runtime.labels import FASHION_MNIST_LABELS
 
     write_photo_folder(tmp_path, fashion, [("Trouser", 1), ("Dress", 3), ("Bag", 8)], 5, 6)

@@ -76,7 +76,7 @@ def test_weight_decay_shrinks_the_weights(fashion):
 
 
 def test_photo_training_set_renders_like_the_device(fashion):
-    from edge_runtime.preprocess import GARMENT_MEAN, render_garment
+    from edge_runtime.photo.preprocess import GARMENT_MEAN, render_garment
     from train.augment import photo_training_set
 
     images, labels = fashion.train.images[:200], fashion.train.labels[:200]
@@ -100,7 +100,7 @@ def test_photo_variant_trains_with_the_same_architecture(fashion):
 
 
 def test_cli_adds_the_real_photos_outside_the_held_out_fold(tmp_path, fashion):
-    from edge_runtime.evaluate import photo_fold
+    from edge_runtime.photo.folds import photo_fold
     from tests.test_photos import write_photo_folder
     from train.cli import main
 

@@ -1,6 +1,6 @@
 """Photo-robust training data: Fashion-MNIST garments made to look like segmented real photos.
 
-The device renders a photographed garment with :func:`edge_runtime.preprocess.render_garment`;
+The device renders a photographed garment with :func:`edge_runtime.photo.preprocess.render_garment`;
 here each training garment is disturbed the way real photos differ from catalogue shots, then
 passed through that same function, so the model trains on what it will see:
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge_runtime.preprocess import render_garment
+from edge_runtime.photo.preprocess import render_garment
 
 _WORK = 56  # warp at twice the size: smoother rotations and masks
 _GARMENT_LEVEL = 12  # pixels above this are garment in a Fashion-MNIST image

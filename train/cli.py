@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge_runtime.evaluate import FOLDS
+from edge_runtime.photo.folds import FOLDS
 from train.config import TrainConfig
 from train.data import DataError, DataNotFoundError, load_fashion_mnist
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_runtime import imaging
-from edge_runtime.evaluate import find_photos
+from edge_runtime.media import imaging
+from edge_runtime.photo.folds import find_photos
 from edge_runtime.labels import FASHION_MNIST_LABELS
-from edge_runtime.preprocess import PHOTO_DECODE_MIN_SIDE, prepare_photo
+from edge_runtime.photo.preprocess import PHOTO_DECODE_MIN_SIDE, prepare_photo
 
 _MAX_TILT = 20.0  # degrees
 _MIN_CROP = 0.75  # keep at least this share of each side: the garment stays mostly in view

@@ -69,7 +69,7 @@ def models_dir() -> Path:
     try:
         import edge_runtime.models as shipped
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "models"
+        return Path(__file__).resolve().parents[2] / "models"
     return Path(shipped.__file__).resolve().parent
 
 

@@ -16,10 +16,10 @@ import threading
 import warnings
 from pathlib import Path
 
-from edge_runtime.backend import BACKENDS
-from edge_runtime.inputs import expand_inputs
-from edge_runtime.outputs import FORMATS, RecordWriter
-from edge_runtime.progress import Progress
+from edge_runtime.interpreter.backend import BACKENDS
+from edge_runtime.media.inputs import expand_inputs
+from edge_runtime.apps.outputs import FORMATS, RecordWriter
+from edge_runtime.apps.progress import Progress
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -93,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.smooth < 1:
         parser.error("--smooth must be >= 1")
     if args.roi:
-        from edge_runtime.live import parse_roi
+        from edge_runtime.apps.live import parse_roi
 
         try:
             args.roi = parse_roi(args.roi)
         except ValueError as exc:
             parser.error(str(exc))
     if args.show and live:
-        from edge_runtime.imaging import display_available
+        from edge_runtime.media.imaging import display_available
 
         reason = display_available()
         if reason:
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         writer = RecordWriter(out, args.format)
         if live:
             return run_stream(args, classifier, writer)
-        from edge_runtime.batch import classify_files
+        from edge_runtime.apps.batch import classify_files
 
         inputs = expand_inputs(args.paths)
         progress = Progress(len(inputs), sys.stderr)
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_stream(args, classifier, writer: RecordWriter) -> int:
     """Classify a camera or video until it ends, fails for good, or SIGINT/SIGTERM arrives."""
-    from edge_runtime.live import LiveOptions, run_live
-    from edge_runtime.sources import (FrameSourceError, OpenCVSource, PiCameraSource,
+    from edge_runtime.apps.live import LiveOptions, run_live
+    from edge_runtime.media.sources import (FrameSourceError, OpenCVSource, PiCameraSource,
                                       ResilientSource, RetryPolicy)
 
     if args.picamera:

@@ -6,7 +6,7 @@ Two paths, picked by ``mode`` (``auto`` decides per image):
   background). A 28x28 image passes through untouched, so test-set PNGs reach the model exactly
   as the test set does; other sizes are fitted into 28x28 on black.
 * ``photo``: a photo or camera frame. The garment is segmented from the background
-  (:mod:`edge_runtime.segment`), cropped, and rendered the way Fashion-MNIST renders garments
+  (:mod:`edge_runtime.photo.segment`), cropped, and rendered the way Fashion-MNIST renders garments
   (arXiv:1708.07747, section 2): negated 8-bit grayscale, longest edge 28, centred on black,
   with the garment's intensities moved to those of the training data (mean 156, spread 60 on
   0-255), so a white shirt and a black coat reach the model alike.
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime import imaging
-from edge_runtime.imaging import DecodedImage
-from edge_runtime.segment import segment_against_background, segment_garment
-from edge_runtime.tensors import INPUT_HW
+from edge_runtime.media import imaging
+from edge_runtime.media.imaging import DecodedImage
+from edge_runtime.photo.segment import segment_against_background, segment_garment
+from edge_runtime.interpreter.tensors import INPUT_HW
 
 MODES = ("auto", "fmnist", "photo")
 # Decode photos no larger than this on the short side: segmentation runs at about this size.
@@ -91,7 +91,7 @@ def render_garment(bright: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def prepare_photo(image: DecodedImage, scene: np.ndarray | None = None) -> PreparedInput:
     """The photo path: segment the garment (against ``scene``, a static camera's
-    :func:`~edge_runtime.segment.empty_scene`, when given), negate it, render it as
+    :func:`~edge_runtime.photo.segment.empty_scene`, when given), negate it, render it as
     Fashion-MNIST does."""
     if scene is not None:
         segmented = segment_against_background(image.pixels, scene)

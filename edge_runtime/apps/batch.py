@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from edge_runtime import imaging
+from edge_runtime.media import imaging
 from edge_runtime.classifier import Classifier
-from edge_runtime.inputs import InputItem
-from edge_runtime.preprocess import PHOTO_DECODE_MIN_SIDE, PreparedInput
+from edge_runtime.media.inputs import InputItem
+from edge_runtime.photo.preprocess import PHOTO_DECODE_MIN_SIDE, PreparedInput
 
 
 def save_prepared(directory: Path, index: int, source: Path, prepared: PreparedInput) -> None:

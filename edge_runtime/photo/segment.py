@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime import imaging
+from edge_runtime.media import imaging
 
 WORK_SIDE = 128
 _BORDER_FRACTION = 0.06

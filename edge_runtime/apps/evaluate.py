@@ -1,9 +1,8 @@
 """``fashion-evaluate``: score a classifier on a folder of labelled photos, one subfolder per class.
 
-The folder layout is that of ``../shared/real-photos``: subfolder names are class names with
-``/`` and spaces written as ``_`` (``T-shirt_top``, ``Ankle_boot``). Every photo is put in one
-of three folds by a hash of its path; one fold is the ``holdout`` part, the others ``dev``, so a
-method tuned or trained on ``dev`` is reported on photos it never saw. With ``--fold-models``
+Every photo belongs to one of three folds (:mod:`edge_runtime.photo.folds`); one fold is the
+``holdout`` part, the others ``dev``, so a method tuned or trained on ``dev`` is reported on
+photos it never saw. With ``--fold-models``
 each fold is scored by a model that was trained without it (cross-validation), which gives an
 unseen-photo figure for every photo.
 """
@@ -11,54 +10,14 @@ unseen-photo figure for every photo.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.inputs import IMAGE_SUFFIXES
-
-FOLDS = 3
-HOLDOUT_FOLD = 0  # the held-out part unless --holdout-fold says otherwise
-MIN_PER_CLASS = 25  # classes with fewer photos are reported but not scored
-
-
-@dataclass(frozen=True)
-class LabelledPhoto:
-    """One photo, its true class id, and its fold (0 to FOLDS - 1)."""
-
-    path: Path
-    class_id: int
-    fold: int
-
-
-def _key(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
-def photo_fold(relative: str) -> int:
-    """Stable assignment of a photo to a fold, from its path within the folder."""
-    return hashlib.sha256(relative.encode()).digest()[0] * FOLDS // 256
-
-
-def find_photos(folder: Path, labels: tuple[str, ...]) -> list[LabelledPhoto]:
-    """All image files under per-class subfolders whose names match ``labels``."""
-    by_key = {_key(label): i for i, label in enumerate(labels)}
-    photos = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        class_id = by_key.get(_key(sub.name))
-        if class_id is None:
-            print(f"fashion-evaluate: warning: {sub}: not a class name, skipped", file=sys.stderr)
-            continue
-        for path in sorted(sub.rglob("*")):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                rel = path.relative_to(folder).as_posix()
-                photos.append(LabelledPhoto(path, class_id, photo_fold(rel)))
-    return photos
+from edge_runtime.photo.folds import FOLDS, HOLDOUT_FOLD, MIN_PER_CLASS, LabelledPhoto, find_photos
 
 
 def summarise(true: np.ndarray, top3: np.ndarray, labels, scored: np.ndarray) -> dict:
@@ -109,9 +68,9 @@ def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = No
     """Classify every photo and time it; returns the top-3 class ids (-1 for a photo that could
     not be read: it counts as wrong, with its one-line reason on stderr) and seconds per photo.
     ``indices`` number the saved inputs (default: the position in ``photos``)."""
-    from edge_runtime import imaging
-    from edge_runtime.batch import save_prepared
-    from edge_runtime.preprocess import PHOTO_DECODE_MIN_SIDE
+    from edge_runtime.media import imaging
+    from edge_runtime.apps.batch import save_prepared
+    from edge_runtime.photo.preprocess import PHOTO_DECODE_MIN_SIDE
 
     top3, seconds = [], []
     for index, photo in zip(indices or range(len(photos)), photos):
@@ -198,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.folder}: not a directory")
     if args.fold_models and args.preprocess != "photo":
         parser.error("--fold-models scores photo models: it needs --preprocess photo")
-    from edge_runtime.bundle import load_bundle
+    from edge_runtime.interpreter.bundle import load_bundle
     from edge_runtime.classifier import MODEL_ERRORS
 
     try:
@@ -233,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                f"p95 {timing['p95_ms']:.1f} ms, max {timing['max_ms']:.1f} ms\n")
     print(report)
     if args.out:
-        from edge_runtime import imaging
+        from edge_runtime.media import imaging
 
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "report.txt").write_text(report)

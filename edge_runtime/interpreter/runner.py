@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.backend import create_interpreter
-from edge_runtime.tensors import from_output, read_specs, to_input
+from edge_runtime.interpreter.backend import create_interpreter
+from edge_runtime.interpreter.tensors import from_output, read_specs, to_input
 
 
 class ModelRunner:

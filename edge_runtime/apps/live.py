@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.classifier import Classifier
-from edge_runtime.imaging import DecodedImage
+from edge_runtime.media.imaging import DecodedImage
 from edge_runtime.predictions import parse_output
-from edge_runtime.preprocess import prepare_photo
-from edge_runtime.segment import empty_scene
-from edge_runtime.sources import FrameSource
+from edge_runtime.photo.preprocess import prepare_photo
+from edge_runtime.photo.segment import empty_scene
+from edge_runtime.media.sources import FrameSource
 
 EMIT_MODES = ("every", "change")
 ROI_FRACTION = 0.9  # the default ROI: a centred square of 90% of the frame's short side
@@ -85,7 +85,7 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
     Raises FrameSourceError when the source fails for good; every record emitted before that
     has already been written.
     """
-    from edge_runtime import imaging
+    from edge_runtime.media import imaging
 
     labels = classifier.photo_bundle.labels
     smoother = Smoother(options.smooth, len(labels))

@@ -56,7 +56,7 @@ class OpenCVSource:
 
     def open(self) -> None:
         """Open the device or file; FrameSourceError when it cannot be opened."""
-        from edge_runtime import imaging
+        from edge_runtime.media import imaging
 
         self._capture = imaging.open_capture(self.target, *self.size, self.fps)
         if self._capture is None:

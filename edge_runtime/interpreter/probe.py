@@ -1,4 +1,4 @@
-"""Which installed interpreters load and run a model: ``python -m edge_runtime.probe MODEL``.
+"""Which installed interpreters load and run a model: ``python -m edge_runtime.interpreter.probe MODEL``.
 
 The conversion stage runs this in-process and, through ``--legacy-python``, in the
 tflite-runtime environment, so a user learns on the desktop which runtimes a model needs.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.backend import BACKENDS, BackendUnavailableError, ModelLoadError
-from edge_runtime.runner import ModelRunner
+from edge_runtime.interpreter.backend import BACKENDS, BackendUnavailableError, ModelLoadError
+from edge_runtime.interpreter.runner import ModelRunner
 
 _DISTRIBUTIONS = {
     "ai-edge-litert": ("ai-edge-litert",),
@@ -60,7 +60,7 @@ def probe_model(model: str | Path, backends=BACKENDS) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the probe of one model as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m edge_runtime.probe",
+    parser = argparse.ArgumentParser(prog="python -m edge_runtime.interpreter.probe",
                                      description="Report which installed interpreters run MODEL.")
     parser.add_argument("model", type=Path)
     args = parser.parse_args(argv)
