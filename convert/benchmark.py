@@ -104,13 +104,13 @@ def _photo_top1(model_path: Path, backend: str, folder: Path) -> float:
     from edge_runtime.apps.evaluate import evaluate, summarise
     from edge_runtime.photo.folds import MIN_PER_CLASS, find_photos
 
-    with Classifier(model_path, backend, preprocess="photo") as clf:
+    with Classifier(model_path, backend=backend, preprocess="photo") as clf:
         labels = clf.bundle.labels
         photos = find_photos(folder, labels)
-        top3 = evaluate(clf, photos)["top3"]
+        result = evaluate(clf, photos)
     true = np.array([p.class_id for p in photos])
     scored = np.flatnonzero(np.bincount(true, minlength=len(labels)) >= MIN_PER_CLASS)
-    return summarise(true, top3, labels, scored)["top1"]
+    return summarise(true, result["predicted"], result["top3"], labels, scored)["top1"]
 
 
 def _spread(values: list[float]) -> dict:
@@ -141,7 +141,7 @@ _COLD_CODE = (
     "else:\n"
     "    from edge_runtime.classifier import Classifier\n"
     "    from edge_runtime.media.imaging import read_image\n"
-    "    print(Classifier(model, backend).classify(read_image(image)).class_id)\n"
+    "    print(Classifier(model, backend=backend).classify(read_image(image)).class_id)\n"
 )
 _CLI_CODE = "from edge_runtime.apps.classify import main\nsys.exit(main(sys.argv[1:]))\n"
 

@@ -1,13 +1,14 @@
-"""The Python API: a classifier made from a model bundle, for image arrays."""
+"""The Python API: a classifier made from model bundles, for image arrays."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.interpreter.backend import BackendUnavailableError, ModelLoadError
+from edge_runtime.interpreter.backend import BACKENDS, BackendUnavailableError, ModelLoadError
 from edge_runtime.interpreter.bundle import (
     PHOTO_MODEL_NAME,
     ManifestError,
@@ -16,61 +17,118 @@ from edge_runtime.interpreter.bundle import (
     default_model_path,
     load_bundle,
 )
-from edge_runtime.predictions import UNKNOWN, Prediction, parse_output
-from edge_runtime.interpreter.runner import ModelRunner
-from edge_runtime.interpreter.tensors import ModelInputError
+from edge_runtime.interpreter.runner import LoadedModel, load_model
+from edge_runtime.interpreter.tensors import ImageLayout, ModelInputError
+from edge_runtime.media.decoded import as_image
+from edge_runtime.photo.preprocess import PreparedInput, choose_mode, photo_decode_side, prepare_as
+from edge_runtime.predictions import Prediction, decide
 
 # What Classifier() raises for a model it cannot use; CLIs report these in one line.
 MODEL_ERRORS = (FileNotFoundError, ModelIntegrityError, ManifestError, ModelInputError,
                 ModelLoadError, BackendUnavailableError)
+PREPROCESS_MODES = ("auto", "fmnist", "photo")
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    """How a :class:`Classifier` is made. Picklable, so that every thread or process (the web
+    server's workers, Ray actors) can make its own classifier from the same options.
+
+    ``model``: the model for Fashion-MNIST-style inputs (default: the shipped int8 MLP).
+    ``photo_model``: the model for photos and camera frames (default: ``model`` when it is
+    given, else the shipped photo model). ``top_k`` candidates are kept per prediction; a top
+    score below ``threshold`` gives no label. ``preprocess``: ``auto``, ``fmnist`` or ``photo``
+    (:mod:`edge_runtime.photo.preprocess`).
+    """
+
+    model: str | Path | None = None
+    photo_model: str | Path | None = None
+    backend: str = "auto"
+    num_threads: int = 1
+    top_k: int = 3
+    threshold: float = 0.0
+    preprocess: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("auto", *BACKENDS):
+            raise ValueError(f"backend {self.backend!r}, expected auto or one of {BACKENDS}")
+        if self.preprocess not in PREPROCESS_MODES:
+            raise ValueError(f"preprocess {self.preprocess!r}, expected one of {PREPROCESS_MODES}")
+        if self.num_threads < 1 or self.top_k < 1:
+            raise ValueError(f"num_threads {self.num_threads} and top_k {self.top_k}: "
+                             "both must be >= 1")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold {self.threshold}, expected a value within 0..1")
 
 
 class Classifier:
     """Classify image arrays: Fashion-MNIST-style 28x28 inputs, photos and camera frames.
 
-    >>> with Classifier() as clf:                     # the shipped int8 model
-    ...     clf.classify(image_array).label
+    >>> with Classifier(top_k=3) as clf:               # the shipped models
+    ...     clf.classify(bgr_array).label
 
-    ``top_k`` candidates are kept per prediction; a top score below ``threshold`` gives
-    ``unknown``. ``preprocess`` is ``auto``, ``fmnist`` or ``photo`` (see
-    :mod:`edge_runtime.photo.preprocess`). Inputs prepared by the photo path go to ``photo_model``:
-    by default, when ``model`` is not given either, the shipped photo-robust model; otherwise
-    the same model as everything else.
+    Options are keyword-only (see :class:`ClassifierOptions`). Not thread-safe: an interpreter
+    must not be shared across threads, so give each thread its own classifier.
     """
 
-    def __init__(
-        self,
-        model: str | Path | None = None,
-        backend: str = "auto",
-        num_threads: int = 1,
-        top_k: int = 3,
-        threshold: float = 0.0,
-        preprocess: str = "auto",
-        photo_model: str | Path | None = None,
-    ) -> None:
-        self.bundle: ModelBundle = load_bundle(model)
-        self.runner = ModelRunner(self.bundle.path, backend, num_threads)
+    def __init__(self, model: str | Path | None = None, *, photo_model: str | Path | None = None,
+                 backend: str = "auto", num_threads: int = 1, top_k: int = 3,
+                 threshold: float = 0.0, preprocess: str = "auto") -> None:
+        self.options = ClassifierOptions(model, photo_model, backend, num_threads, top_k,
+                                         threshold, preprocess)
+        self._main: LoadedModel = load_model(model, backend, num_threads)
         if photo_model is None and model is None:
             shipped = default_model_path(PHOTO_MODEL_NAME)
             photo_model = shipped if shipped.is_file() else None
-        self.photo_bundle = load_bundle(photo_model) if photo_model is not None else self.bundle
-        self._photo_runner: ModelRunner | None = None if photo_model is not None else self.runner
-        self._backend, self._num_threads = backend, num_threads
-        self.top_k, self.threshold, self.preprocess = top_k, threshold, preprocess
+        # The photo model's bundle is checked now; its interpreter opens on the first photo,
+        # so a batch of Fashion-MNIST-style images never pays for it.
+        self.photo_bundle: ModelBundle = (load_bundle(photo_model) if photo_model is not None
+                                          else self._main.bundle)
+        self._photo: LoadedModel | None = None if photo_model is not None else self._main
+        self._closed = False
+
+    @classmethod
+    def from_options(cls, options: ClassifierOptions) -> Classifier:
+        """A classifier made from :class:`ClassifierOptions`."""
+        fields = asdict(options)
+        return cls(fields.pop("model"), **fields)
 
     @property
-    def photo_runner(self) -> ModelRunner:
-        """The runner for photo-path inputs, created on the first photo: a batch of
-        Fashion-MNIST-style images never pays for a second interpreter."""
-        if self._photo_runner is None:
-            self._photo_runner = ModelRunner(self.photo_bundle.path, self._backend,
-                                             self._num_threads)
-        return self._photo_runner
+    def bundle(self) -> ModelBundle:
+        """The bundle of the model for Fashion-MNIST-style inputs."""
+        return self._main.bundle
 
     @property
     def backend(self) -> str:
         """The interpreter backend in use."""
-        return self.runner.backend
+        return self._main.runner.backend
+
+    @property
+    def top_k(self) -> int:
+        """Candidates kept per prediction."""
+        return self.options.top_k
+
+    @property
+    def preprocess(self) -> str:
+        """``auto``, ``fmnist`` or ``photo``."""
+        return self.options.preprocess
+
+    @property
+    def photo_decode_side(self) -> int:
+        """The least short side a photo file must be decoded at for the photo model."""
+        shape = ((self.photo_bundle.manifest or {}).get("input") or {}).get("shape")
+        layout = ImageLayout(shape[1], shape[2], shape[3]) if shape and len(shape) == 4 else None
+        return photo_decode_side(layout)
+
+    def _model(self, mode: str) -> LoadedModel:
+        if self._closed:
+            raise RuntimeError("classifier is closed; create a new one")
+        if mode != "photo":
+            return self._main
+        if self._photo is None:
+            options = self.options
+            self._photo = load_model(self.photo_bundle.path, options.backend, options.num_threads)
+        return self._photo
 
     def __enter__(self) -> Classifier:
         return self
@@ -79,42 +137,61 @@ class Classifier:
         self.close()
 
     def close(self) -> None:
-        """Release the interpreters."""
-        self.runner.close()
-        if self._photo_runner is not None:
-            self._photo_runner.close()
+        """Release the interpreters; any later use raises RuntimeError."""
+        if self._closed:
+            return
+        self._closed = True
+        for loaded in {id(m): m for m in (self._main, self._photo) if m}.values():
+            loaded.runner.close()
 
-    def classify_prepared(self, pixels: np.ndarray) -> Prediction:
-        """Classify one prepared 28x28 uint8 input (garment bright on black) with the main model."""
-        return parse_output(self.runner.probabilities(pixels), self.bundle.labels, self.top_k,
-                            self.threshold)
+    def prepare(self, image, *, mode: str | None = None,
+                scene: np.ndarray | None = None) -> PreparedInput:
+        """The input made from an image (a gray, BGR or BGRA uint8 array, or a DecodedImage)
+        for the model that will read it. ``mode`` overrides the classifier's preprocess option
+        (the live loop sends ``photo``); ``scene`` is a static camera's empty scene."""
+        image = as_image(image)
+        mode = choose_mode(image, mode or self.options.preprocess)
+        return prepare_as(image, mode, self._model(mode).runner.layout, scene)
 
-    def probabilities(self, prepared) -> np.ndarray:
-        """Class probabilities of a :class:`~edge_runtime.photo.preprocess.PreparedInput`, from the
-        photo model when the photo path made it."""
-        runner = self.photo_runner if prepared.mode == "photo" else self.runner
-        return runner.probabilities(prepared.pixels)
+    def probabilities(self, prepared: PreparedInput) -> np.ndarray | None:
+        """Class probabilities of a prepared input from the model of its path; None when the
+        photo path found no garment."""
+        if not prepared.garment_found:
+            return None
+        return self._model(prepared.mode).runner.probabilities(prepared.pixels)
 
-    def predict(self, prepared) -> Prediction:
-        """The prediction for a :class:`~edge_runtime.photo.preprocess.PreparedInput`; ``unknown`` with
-        score 0 when the photo path found no garment at all."""
-        if prepared.mask is not None and not prepared.mask.any():
-            return Prediction(UNKNOWN, -1, 0.0, ())
-        bundle = self.photo_bundle if prepared.mode == "photo" else self.bundle
-        return parse_output(self.probabilities(prepared), bundle.labels, self.top_k,
-                            self.threshold)
+    def decide(self, probabilities: np.ndarray | None, mode: str = "photo") -> Prediction:
+        """The prediction for probabilities from the model of ``mode`` (None: no garment), with
+        this classifier's labels, top-k and threshold: the rule for files, frames and
+        ``fashion-evaluate`` alike."""
+        labels = (self.photo_bundle if mode == "photo" else self._model(mode).bundle).labels
+        return decide(probabilities, labels, self.options.top_k, self.options.threshold)
 
-    def prepare(self, image):
-        """The :class:`~edge_runtime.photo.preprocess.PreparedInput` made from an image array or
-        :class:`~edge_runtime.media.imaging.DecodedImage`."""
-        from edge_runtime.photo.preprocess import prepare  # imports OpenCV: only when images come in
-
-        return prepare(image, self.preprocess)
+    def predict(self, prepared: PreparedInput) -> Prediction:
+        """The prediction for one prepared input (by :func:`~edge_runtime.predictions.decide`,
+        on the model's raw output)."""
+        if not prepared.garment_found:
+            return self.decide(None, prepared.mode)
+        loaded = self._model(prepared.mode)
+        runner, options = loaded.runner, self.options
+        return decide(runner.raw_scores(prepared.pixels), loaded.bundle.labels, options.top_k,
+                      options.threshold, runner.output_quantization)
 
     def classify(self, image) -> Prediction:
-        """Classify one image: a gray (H, W) or BGR (H, W, 3) uint8 array, or a DecodedImage."""
+        """Classify one image: a gray (H, W), BGR (H, W, 3) or BGRA uint8 array, or a
+        DecodedImage. TypeError or ValueError for an array that is not an image."""
         return self.predict(self.prepare(image))
 
     def classify_batch(self, images: Iterable) -> list[Prediction]:
-        """Classify several images, one prediction each, in order."""
-        return [self.classify(image) for image in images]
+        """Classify several images, one prediction each, in order; the inputs of each model go
+        through it in batches (one invoke per batch, where the model allows it)."""
+        prepared = [self.prepare(image) for image in images]
+        predictions: list[Prediction | None] = [None] * len(prepared)
+        for mode in ("fmnist", "photo"):
+            rows = [i for i, p in enumerate(prepared) if p.mode == mode and p.garment_found]
+            if rows:
+                runner = self._model(mode).runner
+                scores = runner.probabilities_batch(np.stack([prepared[i].pixels for i in rows]))
+                for i, row in zip(rows, scores):
+                    predictions[i] = self.decide(row, mode)
+        return [p if p is not None else self.decide(None) for p in predictions]

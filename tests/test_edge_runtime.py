@@ -193,7 +193,8 @@ def test_formats_and_top_k_and_threshold(tmp_path, fashion, capsys):
     assert main(["--model", str(shipped("float32")), "--threshold", "1.0", "--format", "csv",
                  str(image)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "path,label,class_id,score,top_k,error" and ",unknown,-1," in lines[1]
+    assert lines[0] == "path,label,class_id,score,top_k,reason,error"
+    assert f"{image},,,,Trouser:" in lines[1] and "below threshold 1.00" in lines[1]
     assert main(["--model", str(shipped("float32")), "--format", "text", str(image)]) == 0
     assert capsys.readouterr().out.startswith(f"{image}: Trouser ")
 
@@ -268,3 +269,92 @@ def test_shipped_models_measure_what_their_manifests_say(fashion, name):
         assert manifest["metrics"]["drop_pp"] <= 0.3
     if name == "int8":
         assert manifest["size_bytes"] <= 120_000
+
+
+# ---------------------------------------------------------------- the API's contract (issue 17)
+
+def test_classifier_options_are_keyword_only_and_checked():
+    with pytest.raises(TypeError):
+        Classifier(shipped("int8"), "ai-edge-litert")  # noqa: the second option must be named
+    with pytest.raises(ValueError, match="threshold 1.5, expected a value within 0..1"):
+        Classifier(threshold=1.5)
+    with pytest.raises(ValueError, match="preprocess 'photos'"):
+        Classifier(preprocess="photos")
+
+
+def test_a_closed_classifier_refuses_to_classify(fashion):
+    clf = Classifier()
+    assert clf.classify(fashion.test.images[0]).label == "Ankle boot"
+    clf.close()
+    with pytest.raises(RuntimeError, match="classifier is closed"):
+        clf.classify(fashion.test.images[0])
+    clf.close()  # closing twice is harmless
+
+
+@pytest.mark.parametrize("array, error, message", [
+    (np.zeros((10, 10), np.float32), TypeError, "dtype float32, expected uint8"),
+    (np.zeros((28, 28, 5), np.uint8), ValueError, r"shape \(28, 28, 5\), expected"),
+    (np.zeros((0, 28), np.uint8), ValueError, "zero dimension"),
+    ([[0, 1], [2, 3]], TypeError, "image is a list"),
+])
+def test_arrays_that_are_not_images_are_refused_not_guessed_at(array, error, message):
+    with Classifier() as clf, pytest.raises(error, match=message):
+        clf.classify(array)
+
+
+def test_no_class_id_is_ever_a_sentinel(fashion):
+    with Classifier(threshold=1.0) as clf:
+        prediction = clf.classify(fashion.test.images[0])
+    assert prediction.label is None and prediction.class_id is None and prediction.score is None
+    assert "below threshold" in prediction.reason
+    scores = [c.score for c in prediction.top_k]
+    assert scores == sorted(scores, reverse=True) and prediction.top_k[0].label == "Ankle boot"
+    assert all(0 <= c.class_id < 10 for c in prediction.top_k)
+
+
+def test_a_manifest_whose_labels_do_not_match_the_outputs_is_refused(tmp_path, capsys):
+    model = tmp_path / "m.tflite"
+    shutil.copy(shipped("float32"), model)
+    manifest = json.loads(shipped("float32").with_suffix(".json").read_text())
+    manifest["labels"] = manifest["labels"][:9]
+    model.with_suffix(".json").write_text(json.dumps(manifest))
+    assert main(["--model", str(model), str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "manifest has 9 labels but the model gives 10 scores" in err and "m.tflite" in err
+
+
+def test_output_into_a_missing_directory_is_a_one_line_usage_error(tmp_path, fashion, capsys):
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), fashion.test.images[0])
+    assert main(["--output", str(tmp_path / "no" / "such" / "out.jsonl"), str(image)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fashion-classify: error: --output") and "\n" not in err
+    assert "No such file or directory" in err
+
+
+def test_batches_are_real_and_agree_with_one_image_at_a_time(fashion):
+    from edge_runtime.interpreter.runner import ModelRunner
+
+    images = fashion.test.images[:600]  # more than one batch of 256, and a short last one
+    runner = ModelRunner(shipped("int8"))
+    single = np.stack([runner.probabilities(x) for x in images])
+    invokes = []
+    original = runner._interpreter.invoke
+    runner._interpreter.invoke = lambda: invokes.append(1) or original()
+    batched = runner.probabilities_batch(images)
+    assert len(invokes) == 3  # 256 + 256 + 88
+    np.testing.assert_array_equal(batched, single)
+    with Classifier() as clf:
+        assert [p.class_id for p in clf.classify_batch(images[:50])] == \
+            [clf.classify(x).class_id for x in images[:50]]
+
+
+def test_full_integer_model_takes_the_pixels_untouched(fashion):
+    from edge_runtime.interpreter.runner import ModelRunner
+    from edge_runtime.interpreter.tensors import to_input
+
+    spec = ModelRunner(shipped("int8")).input_spec
+    pixels = fashion.test.images[0]
+    assert spec.passes_pixels and to_input(pixels, spec) is pixels
+    float_spec = ModelRunner(shipped("float32")).input_spec
+    assert to_input(pixels, float_spec).dtype == np.float32

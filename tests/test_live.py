@@ -277,3 +277,31 @@ def test_show_without_a_display_is_a_usage_error_not_a_crash(monkeypatch, capsys
         main(["--video", "x.avi", "--show"])
     assert info.value.code == 2
     assert "--show: no display" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("emit", ["every", "change"])
+def test_an_empty_scene_is_never_a_class(tmp_path, emit, capsys):
+    """No garment in view, from the first frame on: label null with the reason, never a class
+    with score 0 (as the first frame of an empty scene was reported before)."""
+    rng = np.random.default_rng(11)
+    light = np.linspace(0.9, 1.05, 640)[None, :, None]  # a wall lit from one side
+    wall = np.clip(np.array([170, 185, 200]) * light + rng.normal(0, 3, (480, 640, 3)),
+                   0, 255).astype(np.uint8)
+    video = tmp_path / "empty.avi"
+    write_video(video, [wall], hold=12)
+    assert main(["--video", str(video), "--emit", emit]) == 0
+    records = _records(capsys.readouterr().out)
+    assert records and records[0]["frame"] == 0
+    assert all(r["label"] is None and r["class_id"] is None and r["score"] is None
+               and r["reason"] == "no garment in view" for r in records), records[:2]
+    assert len(records) == (12 if emit == "every" else 1)
+
+
+def test_a_garment_that_leaves_the_view_gives_no_label_once_most_frames_are_empty():
+    smoother = Smoother(5, 2)
+    garment = np.array([0.9, 0.1])
+    assert smoother.update(garment).tolist() == pytest.approx([0.9, 0.1])
+    smoother.update(garment)
+    assert smoother.update(None) is not None  # one empty frame of three: still the garment
+    assert smoother.update(None) is not None  # two of four
+    assert smoother.update(None) is None  # three of five: no garment in view

@@ -52,7 +52,7 @@ def test_synthetic_photos_come_back_as_the_same_class(fashion, background):
     with Classifier() as clf:
         picked = [i for c in range(10)
                   for i in np.flatnonzero(labels == c)[:40]
-                  if clf.classify_prepared(fashion.test.images[i]).class_id == c][:10 * 10]
+                  if clf.classify(fashion.test.images[i]).class_id == c][:10 * 10]
         right = sum(
             clf.classify(decode_image(synthetic_photo(fashion.test.images[i], background, rng)))
             .class_id == labels[i] for i in picked)
@@ -85,7 +85,8 @@ def test_frames_without_a_garment_are_not_given_a_confident_label(frame):
                         + rng.normal(0, 6, (480, 640, 3)), 0, 255).astype(np.uint8)
     with Classifier(threshold=0.6) as clf:
         prediction = clf.classify(image)
-    assert prediction.label == "unknown", prediction
+    assert prediction.label is None and prediction.class_id is None, prediction
+    assert prediction.reason, prediction
 
 
 def test_photo_path_keeps_the_mask_and_save_inputs_writes_it(fashion, tmp_path):
@@ -191,10 +192,10 @@ def test_cross_validation_scores_each_fold_with_its_own_model(fashion, tmp_path)
     def top3(*options):
         return score_photos(photos, build_parser().parse_args([str(tmp_path), *options]))
 
-    by_photo_model = top3("--photo-model", str(photo_model))[0]
-    by_clean_model = top3("--photo-model", str(clean_model))[0]
+    by_photo_model = top3("--photo-model", str(photo_model))[1]
+    by_clean_model = top3("--photo-model", str(clean_model))[1]
     assert not np.array_equal(by_photo_model, by_clean_model)  # else the test proves nothing
-    crossed, _, names, _ = top3("--fold-models", str(photo_model), str(clean_model),
+    _, crossed, _, names, _ = top3("--fold-models", str(photo_model), str(clean_model),
                                 str(clean_model))
     fold0 = np.array([p.fold == 0 for p in photos])
     assert fold0.any() and not fold0.all()

@@ -2,32 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import count
 from pathlib import Path
 
 from edge_runtime.media import imaging
 from edge_runtime.classifier import Classifier
 from edge_runtime.media.inputs import InputItem
-from edge_runtime.photo.preprocess import PHOTO_DECODE_MIN_SIDE, PreparedInput
+from edge_runtime.photo.preprocess import PreparedInput
 
 
 def save_prepared(directory: Path, index: int, source: Path, prepared: PreparedInput) -> None:
-    """Write the 28x28 model input (and the garment mask, if any) as PNG for inspection."""
+    """Write the model input (and the garment mask, if any) as PNG for inspection."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{index:05d}_{source.stem}"
-    (directory / f"{stem}.png").write_bytes(imaging.encode_png(prepared.pixels))
+    pixels = prepared.pixels[:, :, ::-1] if prepared.pixels.ndim == 3 else prepared.pixels  # RGB
+    (directory / f"{stem}.png").write_bytes(imaging.encode_png(pixels))
     if prepared.mask is not None:
         mask = prepared.mask.astype("uint8") * 255
         (directory / f"{stem}_mask.png").write_bytes(imaging.encode_png(mask))
 
 
 def classify_files(
-    classifier: Classifier, items: Iterable[InputItem], save_dir: Path | None = None
+    classifier: Classifier, items: Iterable[InputItem], save_dir: Path | None = None,
+    numbers: Sequence[int] | None = None,
 ) -> Iterator[dict]:
-    """Yield one record per item: ``{path, label, class_id, score, top_k}`` or ``{path, error}``."""
+    """Yield one record per item: ``{path, label, class_id, score, top_k}`` (and ``reason``
+    when there is no label) or ``{path, error}``. ``numbers`` number the inputs saved in
+    ``save_dir`` (default: the position in ``items``)."""
     # Photos need only a small copy: let the decoder shrink large JPEGs while decoding.
-    min_side = None if classifier.preprocess == "fmnist" else PHOTO_DECODE_MIN_SIDE
-    for index, item in enumerate(items):
+    min_side = None if classifier.preprocess == "fmnist" else classifier.photo_decode_side
+    for index, item in zip(numbers or count(), items):
         if item.error:
             yield {"path": str(item.path), "error": item.error}
             continue

@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     parser.add_argument("--top-k", type=int, default=3, metavar="K")
     parser.add_argument("--threshold", type=float, default=0.0, metavar="T",
-                        help="report 'unknown' when the top score is below T")
+                        help="give no label (label null, with a reason) when the top score is "
+                        "below T")
     parser.add_argument("--preprocess", default="auto", choices=["auto", "fmnist", "photo"],
                         help="fmnist: 28x28 garment bright on black; photo: segment the garment "
                         "from its background; auto: decide per image (default)")
@@ -110,15 +111,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            classifier = Classifier(args.model, args.backend, args.threads, args.top_k,
-                                    args.threshold, args.preprocess, args.photo_model)
+            classifier = Classifier(args.model, photo_model=args.photo_model,
+                                    backend=args.backend, num_threads=args.threads,
+                                    top_k=args.top_k, threshold=args.threshold,
+                                    preprocess=args.preprocess)
     except MODEL_ERRORS as exc:
         print(f"fashion-classify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for warning in caught:
         print(f"fashion-classify: warning: {warning.message}", file=sys.stderr)
 
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    try:
+        out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    except OSError as exc:
+        classifier.close()
+        print(f"fashion-classify: error: --output {args.output}: cannot write "
+              f"({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_USAGE
     try:
         writer = RecordWriter(out, args.format)
         if live:

@@ -20,14 +20,17 @@ import numpy as np
 from edge_runtime.photo.folds import FOLDS, HOLDOUT_FOLD, MIN_PER_CLASS, LabelledPhoto, find_photos
 
 
-def summarise(true: np.ndarray, top3: np.ndarray, labels, scored: np.ndarray) -> dict:
-    """Top-1/top-3 over the scored classes, per-class accuracy and the confusion matrix."""
+def summarise(true: np.ndarray, predicted: np.ndarray, top3: np.ndarray, labels,
+              scored: np.ndarray) -> dict:
+    """Top-1 (the decided label) and top-3 (the candidates) over the scored classes, per-class
+    accuracy and the confusion matrix; a photo without a label (-1) counts as wrong and has no
+    predicted column."""
     from_scored = np.isin(true, scored)
-    top1_hit = top3[:, 0] == true
+    top1_hit = predicted == true
     top3_hit = (top3 == true[:, None]).any(axis=1)
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
-    read = top3[:, 0] >= 0  # unreadable photos count as wrong but have no predicted column
-    np.add.at(matrix, (true[read], top3[read, 0]), 1)
+    labelled = predicted >= 0
+    np.add.at(matrix, (true[labelled], predicted[labelled]), 1)
     per_class = {}
     for class_id, label in enumerate(labels):
         rows = true == class_id
@@ -42,6 +45,7 @@ def summarise(true: np.ndarray, top3: np.ndarray, labels, scored: np.ndarray) ->
         "top3": float(top3_hit[from_scored].mean()) if n else 0.0,
         "worst_class_top1": min((v["top1"] for v in per_class.values() if v["scored"]),
                                 default=0.0),
+        "unlabelled": int((~labelled).sum()),
         "per_class": per_class,
         "confusion_matrix": matrix.tolist(),
     }
@@ -50,7 +54,8 @@ def summarise(true: np.ndarray, top3: np.ndarray, labels, scored: np.ndarray) ->
 def format_report(name: str, summary: dict, labels) -> str:
     """A text report: overall figures, per-class table, confusion matrix."""
     lines = [f"{name}: {summary['n']} photos in scored classes, top-1 {summary['top1']:.1%}, "
-             f"top-3 {summary['top3']:.1%}, worst class {summary['worst_class_top1']:.1%}"]
+             f"top-3 {summary['top3']:.1%}, worst class {summary['worst_class_top1']:.1%}; "
+             f"{summary['unlabelled']} photos without a label (unreadable or no garment found)"]
     for label, row in summary["per_class"].items():
         flag = "" if row["scored"] else "  (too few photos: not scored)"
         lines.append(f"  {label:<12} n={row['n']:<3} top-1 {row['top1']:6.1%}  "
@@ -65,28 +70,30 @@ def format_report(name: str, summary: dict, labels) -> str:
 
 def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = None,
              indices: list[int] | None = None) -> dict:
-    """Classify every photo and time it; returns the top-3 class ids (-1 for a photo that could
-    not be read: it counts as wrong, with its one-line reason on stderr) and seconds per photo.
+    """Classify every photo through ``fashion-classify``'s own loop, so the score is that of the
+    records it prints. Returns per photo the decided class id and the top-3 candidate ids (-1
+    where there are none: an unreadable photo, whose one-line reason goes to stderr, or no
+    garment found), and the seconds each readable photo took (decode, prepare, classify).
     ``indices`` number the saved inputs (default: the position in ``photos``)."""
-    from edge_runtime.media import imaging
-    from edge_runtime.apps.batch import save_prepared
-    from edge_runtime.photo.preprocess import PHOTO_DECODE_MIN_SIDE
+    from edge_runtime.apps.batch import classify_files
+    from edge_runtime.media.inputs import InputItem
 
-    top3, seconds = [], []
-    for index, photo in zip(indices or range(len(photos)), photos):
+    records = classify_files(classifier, [InputItem(p.path) for p in photos], save_dir, indices)
+    predicted, top3, seconds = [], [], []
+    while True:
         start = time.perf_counter()
-        try:
-            prepared = classifier.prepare(imaging.read_image(photo.path, PHOTO_DECODE_MIN_SIDE))
-        except imaging.ImageDecodeError as exc:
-            print(f"fashion-evaluate: error: {exc}", file=sys.stderr)
-            top3.append(np.full(3, -1))
-            continue
-        probabilities = classifier.probabilities(prepared)
-        seconds.append(time.perf_counter() - start)
-        top3.append(np.argsort(-probabilities)[:3])
-        if save_dir is not None:
-            save_prepared(save_dir, index, photo.path, prepared)
-    return {"top3": np.array(top3).reshape(-1, 3), "seconds": np.array(seconds)}
+        record = next(records, None)
+        if record is None:
+            break
+        if "error" in record:
+            print(f"fashion-evaluate: error: {record['error']}", file=sys.stderr)
+        else:
+            seconds.append(time.perf_counter() - start)
+        candidates = [c["class_id"] for c in record.get("top_k", [])][:3]
+        top3.append(candidates + [-1] * (3 - len(candidates)))
+        predicted.append(-1 if record.get("class_id") is None else record["class_id"])
+    return {"predicted": np.array(predicted, int), "top3": np.array(top3, int).reshape(-1, 3),
+            "seconds": np.array(seconds)}
 
 
 def trained_on_photos(bundle) -> bool:
@@ -96,25 +103,26 @@ def trained_on_photos(bundle) -> bool:
 
 
 def score_photos(photos: list[LabelledPhoto], args: argparse.Namespace):
-    """Top-3 ids and seconds per photo, the model names used, and whether a photo model was
-    trained on real photos. Under ``--fold-models`` each fold is scored by its own model."""
+    """Decided and top-3 class ids and seconds per photo, the model names used, and whether a
+    photo model was trained on real photos. Under ``--fold-models`` each fold is scored by its
+    own model."""
     from edge_runtime.classifier import Classifier
 
     passes = ([(model, [i for i, p in enumerate(photos) if p.fold == k])
                for k, model in enumerate(args.fold_models)] if args.fold_models
               else [(args.photo_model, list(range(len(photos))))])
-    top3 = np.full((len(photos), 3), -1)
+    predicted, top3 = np.full(len(photos), -1), np.full((len(photos), 3), -1)
     seconds, names, seen = [], [], False
     for photo_model, rows in passes:
-        with Classifier(args.model, args.backend, preprocess=args.preprocess,
-                        photo_model=photo_model) as clf:
+        with Classifier(args.model, backend=args.backend, preprocess=args.preprocess,
+                        photo_model=photo_model, threshold=args.threshold) as clf:
             result = evaluate(clf, [photos[i] for i in rows], args.save_inputs, rows)
-            used = clf.photo_bundle if args.preprocess == "photo" else clf.bundle
+            used = clf.bundle if args.preprocess == "fmnist" else clf.photo_bundle
             names.append(used.name)
             seen = seen or (args.preprocess != "fmnist" and trained_on_photos(clf.photo_bundle))
-        top3[rows] = result["top3"]
+        predicted[rows], top3[rows] = result["predicted"], result["top3"]
         seconds.extend(result["seconds"])
-    return top3, np.array(seconds), names, seen
+    return predicted, top3, np.array(seconds), names, seen
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=range(FOLDS), help="the fold reported as 'holdout' "
                         "(default %(default)s)")
     parser.add_argument("--backend", default="auto")
-    parser.add_argument("--preprocess", default="photo", choices=["auto", "fmnist", "photo"])
+    parser.add_argument("--threshold", type=float, default=0.0, metavar="T",
+                        help="as fashion-classify's: a top score below T gives no label (wrong)")
+    parser.add_argument("--preprocess", default="auto", choices=["auto", "fmnist", "photo"],
+                        help="as fashion-classify's (default %(default)s: photos take the photo path)")
     parser.add_argument("--min-per-class", type=int, default=MIN_PER_CLASS,
                         help="classes with fewer photos are reported but not scored "
                         "(default %(default)s)")
@@ -155,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder}: not a directory")
-    if args.fold_models and args.preprocess != "photo":
-        parser.error("--fold-models scores photo models: it needs --preprocess photo")
+    if args.fold_models and args.preprocess == "fmnist":
+        parser.error("--fold-models scores photo models: it needs --preprocess auto or photo")
     from edge_runtime.interpreter.bundle import load_bundle
     from edge_runtime.classifier import MODEL_ERRORS
 
@@ -167,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fashion-evaluate: error: {args.folder}: no photos in class subfolders",
                   file=sys.stderr)
             return 1
-        top3, seconds, names, seen = score_photos(photos, args)
+        predicted, top3, seconds, names, seen = score_photos(photos, args)
     except MODEL_ERRORS as exc:
         print(f"fashion-evaluate: error: {exc}", file=sys.stderr)
         return 2
@@ -177,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     scored = np.flatnonzero(counts >= args.min_per_class)
     holdout = np.array([p.fold == args.holdout_fold for p in photos])
     parts = {"all": np.ones(len(photos), bool), "dev": ~holdout, "holdout": holdout}
-    summaries = {name: summarise(true[rows], top3[rows], labels, scored)
+    summaries = {name: summarise(true[rows], predicted[rows], top3[rows], labels, scored)
                  for name, rows in parts.items()}
     ms = seconds * 1000
     timing = {"mean_ms": float(ms.mean()), "p50_ms": float(np.median(ms)),

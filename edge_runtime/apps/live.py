@@ -13,11 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.classifier import Classifier
-from edge_runtime.media.imaging import DecodedImage
-from edge_runtime.predictions import parse_output
-from edge_runtime.photo.preprocess import prepare_photo
-from edge_runtime.photo.segment import empty_scene
 from edge_runtime.media.sources import FrameSource
+from edge_runtime.photo.segment import empty_scene
 
 EMIT_MODES = ("every", "change")
 ROI_FRACTION = 0.9  # the default ROI: a centred square of 90% of the frame's short side
@@ -63,18 +60,23 @@ def clip_roi(roi: tuple[int, int, int, int], height: int, width: int) -> tuple[i
 
 
 class Smoother:
-    """Mean class probabilities over the last N frames (a frame without a garment counts as
-    all-zero, so a garment that leaves the view fades to a low score)."""
+    """Mean class probabilities over the last N frames. A frame without a garment counts as
+    all-zero, so a garment that leaves the view fades; when such frames are the majority of the
+    window, there is no garment in view (None)."""
 
     def __init__(self, size: int, n_classes: int) -> None:
-        self.window: deque[np.ndarray] = deque(maxlen=max(1, size))
+        self.window: deque[np.ndarray | None] = deque(maxlen=max(1, size))
         self.n_classes = n_classes
 
-    def update(self, probabilities: np.ndarray | None) -> np.ndarray:
-        """Add one frame's probabilities (None: no garment) and return the smoothed ones."""
-        self.window.append(np.zeros(self.n_classes, np.float32) if probabilities is None
-                           else probabilities)
-        return np.mean(self.window, axis=0)
+    def update(self, probabilities: np.ndarray | None) -> np.ndarray | None:
+        """Add one frame's probabilities (None: no garment); return the smoothed ones, or None
+        when most frames of the window had no garment."""
+        self.window.append(probabilities)
+        empty = sum(p is None for p in self.window)
+        if 2 * empty > len(self.window):
+            return None
+        present = [p for p in self.window if p is not None]
+        return np.sum(present, axis=0) / len(self.window)
 
 
 def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict], None],
@@ -87,12 +89,13 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
     """
     from edge_runtime.media import imaging
 
-    labels = classifier.photo_bundle.labels
-    smoother = Smoother(options.smooth, len(labels))
+    smoother = Smoother(options.smooth, len(classifier.photo_bundle.labels))
     scene: np.ndarray | None = None
     scene_frames: list[np.ndarray] = []
     recorder = None
-    last_label, fps, last_time, frame_no, classified = None, 0.0, None, -1, 0
+    # Nothing emitted yet: with --emit change the first frame is reported even without a label.
+    last_label: object = object()
+    fps, last_time, frame_no, classified = 0.0, None, -1, 0
     try:
         while not stopped():
             frame = source.read()
@@ -113,10 +116,8 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
                     scene = empty_scene(np.median(np.stack(scene_frames), axis=0).astype(np.uint8))
                     scene_frames.clear()
                 continue
-            prepared = prepare_photo(DecodedImage(crop), scene)
-            probabilities = classifier.probabilities(prepared) if prepared.mask.any() else None
-            prediction = parse_output(smoother.update(probabilities), labels,
-                                      classifier.top_k, classifier.threshold)
+            prepared = classifier.prepare(crop, mode="photo", scene=scene)
+            prediction = classifier.decide(smoother.update(classifier.probabilities(prepared)))
             latency_ms = (time.perf_counter() - start) * 1000
             now = time.perf_counter()
             if last_time is not None:
@@ -124,12 +125,17 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
                 fps = rate if fps == 0.0 else 0.9 * fps + 0.1 * rate
             last_time = now
             if options.emit == "every" or prediction.label != last_label:
-                write({"time": round(time.time(), 3), "frame": frame_no, "label": prediction.label,
-                       "class_id": prediction.class_id, "score": prediction.score,
-                       "latency_ms": round(latency_ms, 2), "fps": round(fps, 1)})
+                record = {"time": round(time.time(), 3), "frame": frame_no,
+                          "label": prediction.label, "class_id": prediction.class_id,
+                          "score": prediction.score, "latency_ms": round(latency_ms, 2),
+                          "fps": round(fps, 1)}
+                if prediction.reason is not None:
+                    record["reason"] = prediction.reason
+                write(record)
                 last_label = prediction.label
             if options.show or options.record:
-                caption = f"{prediction.label} {prediction.score:.2f}  {fps:.0f} FPS"
+                caption = (f"{prediction.label} {prediction.score:.2f}" if prediction.label
+                           else prediction.reason) + f"  {fps:.0f} FPS"
                 annotated = imaging.annotate(frame, roi, caption)
                 if options.record:
                     if recorder is None:

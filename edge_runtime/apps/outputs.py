@@ -10,7 +10,7 @@ import json
 from typing import TextIO
 
 FORMATS = ("text", "jsonl", "csv")
-_CSV_COLUMNS = ("path", "label", "class_id", "score", "top_k", "error")
+_CSV_COLUMNS = ("path", "label", "class_id", "score", "top_k", "reason", "error")
 
 
 class RecordWriter:
@@ -42,6 +42,10 @@ class RecordWriter:
 def _text_line(record: dict) -> str:
     if "error" in record:
         return f"{record['path']}: ERROR {record['error']}"
-    others = ", ".join(f"{c['label']} {c['score']:.2f}" for c in record.get("top_k", [])[1:])
+    if record["label"] is None:
+        candidates = ", ".join(f"{c['label']} {c['score']:.2f}" for c in record["top_k"])
+        return f"{record['path']}: no label: {record['reason']}" + (
+            f"  ({candidates})" if candidates else "")
+    others = ", ".join(f"{c['label']} {c['score']:.2f}" for c in record["top_k"][1:])
     extra = f"  ({others})" if others else ""
     return f"{record['path']}: {record['label']} {record['score']:.3f}{extra}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,18 +20,7 @@ MAX_PIXELS = 50_000_000
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 import cv2  # noqa: E402
 
-
-
-class ImageDecodeError(ValueError):
-    """A file that is not a usable image: empty, truncated, not an image, too large, zero-sized."""
-
-
-@dataclass(frozen=True)
-class DecodedImage:
-    """8-bit pixels, grayscale (H, W) or BGR (H, W, 3), and the alpha channel when there was one."""
-
-    pixels: np.ndarray
-    alpha: np.ndarray | None = None
+from edge_runtime.media.decoded import DecodedImage, ImageDecodeError  # noqa: E402
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
@@ -171,6 +159,11 @@ def encode_png(pixels: np.ndarray) -> bytes:
 def to_gray(pixels: np.ndarray) -> np.ndarray:
     """8-bit grayscale (ITU-R BT.601 luma, as Fashion-MNIST's conversion) of gray or BGR pixels."""
     return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+
+
+def to_rgb(pixels: np.ndarray) -> np.ndarray:
+    """RGB (what the photo models take) of gray or BGR pixels."""
+    return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB if pixels.ndim == 2 else cv2.COLOR_BGR2RGB)
 
 
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
