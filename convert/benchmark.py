@@ -25,6 +25,7 @@ import numpy as np
 
 from edge_runtime.interpreter.backend import BACKENDS
 from edge_runtime.interpreter.bundle import models_dir
+from edge_runtime.media.atomic_files import atomic_path, write_text_atomic
 
 REPEATS = 5
 LATENCY_INVOKES = 2000
@@ -362,7 +363,8 @@ def plot(rows: list[dict], out: Path) -> list[str]:
         ax.set_title(f"Fashion-MNIST MLP: accuracy against {key}")
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
-        fig.savefig(out / fname, dpi=110)
+        with atomic_path(out / fname) as tmp:
+            fig.savefig(tmp, dpi=110)
         plt.close(fig)
         written.append(fname)
     return written
@@ -434,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     payload = {"machine": info, "rows": results, "cli": cli, "live": live,
                "checks": [{"pass": ok, "check": text} for ok, text in found]}
-    (args.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_text_atomic(args.out / "results.json", json.dumps(payload, indent=2) + "\n")
     table = build_table(results)
     libraries = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
     legacy = " (tflite-runtime rows: its own environment, see results.json)" \
@@ -447,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
                f"({cli['directory_images']} files, JSON Lines); live loop: "
                f"{live['per_frame_ms']:.1f} ms per 640x480 frame\n\n")
     verdicts = "\n".join(f"- {'PASS' if ok else 'FAIL'}: {text}" for ok, text in found) + "\n"
-    (args.out / "results.md").write_text(header + table + figures + verdicts)
+    write_text_atomic(args.out / "results.md", header + table + figures + verdicts)
     plots = plot(results, args.out)
     print(header + table + figures + verdicts, end="")
     print(f"wrote {args.out}/results.json, results.md" + "".join(f", {p}" for p in plots))

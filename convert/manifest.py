@@ -12,7 +12,7 @@ from convert.compare import Comparison
 from edge_runtime.interpreter.bundle import MANIFEST_SCHEMA_VERSION, PIXEL_CONVENTION, manifest_path
 from edge_runtime.labels import FASHION_MNIST_LABELS
 from edge_runtime.interpreter.tensors import TensorSpec
-from train.atomic_files import write_bytes_atomic, write_text_atomic
+from edge_runtime.media.atomic_files import write_bytes_atomic, write_text_atomic
 
 QUANTIZATION_NOTES = {
     "float32": "no quantization",

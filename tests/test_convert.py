@@ -115,16 +115,16 @@ def test_bootstrap_interval_is_paired_and_centred():
     assert paired_drop_interval(ref, ref) == (0.0, 0.0)
 
 
-def test_a_model_whose_input_is_not_28x28_is_refused_on_the_device(tmp_path, capsys):
+def test_a_model_whose_input_is_not_an_image_is_refused_on_the_device(tmp_path, capsys):
     import keras
 
     from convert.quantize import convert
     from edge_runtime.apps.classify import main
 
-    wrong = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+    wrong = keras.Sequential([keras.Input((32, 32, 2)), keras.layers.Flatten(),
                               keras.layers.Dense(10, activation="softmax")])
-    model = tmp_path / "cifar_like.tflite"
+    model = tmp_path / "two_channels.tflite"
     model.write_bytes(convert(wrong, "float32"))
     assert main(["--model", str(model), str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "cifar_like.tflite: model input shape [1, 32, 32, 3], expected 28x28" in err
+    assert "two_channels.tflite: model input shape [1, 32, 32, 2], expected a 28x28" in err

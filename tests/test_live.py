@@ -175,7 +175,7 @@ def test_a_dead_camera_is_given_up_on_with_a_clear_error():
     sleeps = []
     source = ResilientSource(camera, RetryPolicy(first_delay_s=1, max_delay_s=4,
                                                  give_up_after_s=20), lambda _: None,
-                             sleeps.append)
+                             sleeps.append, clock=lambda: sum(sleeps))
     with pytest.raises(FrameSourceError, match="gave up after"):
         source.open()
     assert sleeps == [1, 2, 4, 4, 4, 4, 4]  # capped backoff until 20 s were spent

@@ -13,8 +13,8 @@ import matplotlib
 import numpy as np
 import tensorflow as tf
 
+from edge_runtime.media.atomic_files import atomic_path, write_text_atomic
 from train import metrics, plots
-from train.atomic_files import atomic_path, write_text_atomic
 from train.data import CLASS_NAMES, FashionMNIST
 from train.config import TrainConfig
 from train.training import TrainResult

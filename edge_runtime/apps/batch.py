@@ -6,21 +6,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import count
 from pathlib import Path
 
-from edge_runtime.media import imaging
 from edge_runtime.classifier import Classifier
+from edge_runtime.media import imaging
+from edge_runtime.media.atomic_files import write_bytes_atomic
 from edge_runtime.media.inputs import InputItem
 from edge_runtime.photo.preprocess import PreparedInput
 
 
 def save_prepared(directory: Path, index: int, source: Path, prepared: PreparedInput) -> None:
-    """Write the model input (and the garment mask, if any) as PNG for inspection."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the model input (and the garment mask, if any) as PNG for inspection, each file
+    atomically."""
     stem = f"{index:05d}_{source.stem}"
     pixels = prepared.pixels[:, :, ::-1] if prepared.pixels.ndim == 3 else prepared.pixels  # RGB
-    (directory / f"{stem}.png").write_bytes(imaging.encode_png(pixels))
+    write_bytes_atomic(directory / f"{stem}.png", imaging.encode_png(pixels))
     if prepared.mask is not None:
         mask = prepared.mask.astype("uint8") * 255
-        (directory / f"{stem}_mask.png").write_bytes(imaging.encode_png(mask))
+        write_bytes_atomic(directory / f"{stem}_mask.png", imaging.encode_png(mask))
 
 
 def classify_files(

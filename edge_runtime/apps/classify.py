@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import warnings
 from pathlib import Path
 
@@ -129,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({exc.strerror or exc})", file=sys.stderr)
         return EXIT_USAGE
     try:
-        writer = RecordWriter(out, args.format)
+        writer = RecordWriter(out, args.format, live=live)
         if live:
             return run_stream(args, classifier, writer)
         from edge_runtime.apps.batch import classify_files
@@ -156,34 +154,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_stream(args, classifier, writer: RecordWriter) -> int:
-    """Classify a camera or video until it ends, fails for good, or SIGINT/SIGTERM arrives."""
+    """Classify a camera or video until it ends, fails for good, or SIGINT/SIGTERM arrives (a
+    second one exits at once)."""
+    from edge_runtime.apps.interrupts import stop_on_signals
     from edge_runtime.apps.live import LiveOptions, run_live
     from edge_runtime.media.sources import (FrameSourceError, OpenCVSource, PiCameraSource,
-                                      ResilientSource, RetryPolicy)
+                                            ResilientSource, RetryPolicy)
 
     if args.picamera:
         source = PiCameraSource(args.width, args.height, args.fps)
     else:
         target = args.camera if args.camera is not None else args.video
         source = OpenCVSource(target, args.width, args.height, args.fps)
-    source = ResilientSource(source, RetryPolicy(give_up_after_s=args.give_up_after))
     options = LiveOptions(roi=args.roi, smooth=args.smooth, emit=args.emit,
                           background_frames=args.background, show=args.show,
                           record=args.record, max_frames=args.max_frames)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        source.open()
-        run_live(source, classifier, writer.write, options, stop.is_set)
-    except FrameSourceError as exc:
-        print(f"fashion-classify: error: {exc}", file=sys.stderr)
-        return EXIT_SOME_FAILED
-    except ValueError as exc:  # an ROI outside the frame, an unwritable --record
-        print(f"fashion-classify: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    finally:
-        source.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_on_signals() as stop:
+        # Waits between reopen attempts end as soon as a stop is asked for.
+        source = ResilientSource(source, RetryPolicy(give_up_after_s=args.give_up_after),
+                                 wait=stop.wait)
+        try:
+            source.open()
+            run_live(source, classifier, writer.write, options, stop.is_set)
+        except FrameSourceError as exc:
+            print(f"fashion-classify: error: {exc}", file=sys.stderr)
+            return EXIT_SOME_FAILED
+        except ValueError as exc:  # an ROI outside the frame, an unwritable --record
+            print(f"fashion-classify: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        finally:
+            source.close()
     return EXIT_OK

@@ -204,16 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     if args.out:
         from edge_runtime.media import imaging
+        from edge_runtime.media.atomic_files import write_bytes_atomic, write_text_atomic
 
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.txt").write_text(report)
+        write_text_atomic(args.out / "report.txt", report)
         payload = {"model": model_name, "preprocess": args.preprocess, "timing": timing,
                    "labels": list(labels), "holdout_fold": args.holdout_fold,
                    "trained_on_dev_photos": seen, "parts": summaries}
-        (args.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+        write_text_atomic(args.out / "results.json", json.dumps(payload, indent=2) + "\n")
         png = imaging.render_confusion_matrix(np.array(summaries["all"]["confusion_matrix"]),
                                               labels, f"{model_name} on {args.folder.name}")
-        (args.out / "confusion_matrix.png").write_bytes(png)
+        write_bytes_atomic(args.out / "confusion_matrix.png", png)
     return 0
 
 

@@ -91,8 +91,9 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
 
     smoother = Smoother(options.smooth, len(classifier.photo_bundle.labels))
     scene: np.ndarray | None = None
+    scene_shape: tuple[int, ...] | None = None  # the ROI's shape in the frames of the scene
     scene_frames: list[np.ndarray] = []
-    recorder = None
+    recorder, recorder_size = None, (0, 0)  # the video's frame size, set by its first frame
     # Nothing emitted yet: with --emit change the first frame is reported even without a label.
     last_label: object = object()
     fps, last_time, frame_no, classified = 0.0, None, -1, 0
@@ -107,10 +108,18 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
             roi = clip_roi(options.roi, height, width) if options.roi else centred_square(height, width)
             x, y, w, h = roi
             crop = frame[y : y + h, x : x + w]
+            if scene_shape is not None and crop.shape != scene_shape:
+                # A reconnect may bring another frame size: the scene learnt so far cannot be
+                # compared with these frames any more.
+                print(f"fashion-classify: the frame size changed to {width}x{height}: learning "
+                      "the empty scene again", file=sys.stderr, flush=True)
+                scene, scene_shape = None, None
+                scene_frames.clear()
             if scene is None and options.background_frames:
                 if not scene_frames:
                     print("fashion-classify: capturing the empty scene: keep the garment out of "
                           "view", file=sys.stderr, flush=True)
+                    scene_shape = crop.shape
                 scene_frames.append(crop)
                 if len(scene_frames) == options.background_frames:
                     scene = empty_scene(np.median(np.stack(scene_frames), axis=0).astype(np.uint8))
@@ -139,9 +148,12 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
                 annotated = imaging.annotate(frame, roi, caption)
                 if options.record:
                     if recorder is None:
+                        recorder_size = (width, height)
                         recorder = imaging.open_writer(str(options.record), width, height, 15.0)
                         if recorder is None:
                             raise ValueError(f"{options.record}: cannot write video here")
+                    if (width, height) != recorder_size:  # a video keeps its first frame size
+                        annotated = imaging.resize(annotated, *recorder_size)
                     recorder.write(annotated)
                 if options.show and not imaging.show(f"fashion-classify: {source.name}",
                                                      annotated):

@@ -50,7 +50,9 @@ def probe_model(model: str | Path, backends=BACKENDS) -> dict[str, dict]:
                  "numpy": np.__version__}
         try:
             runner = ModelRunner(model, backend)
-            scores = runner.probabilities(np.zeros((28, 28), dtype=np.uint8))
+            layout = runner.layout
+            blank = np.zeros((layout.height, layout.width, layout.channels), np.uint8)
+            scores = runner.probabilities(blank)
             entry |= {"loads": True, "runs": bool(np.isfinite(scores).all())}
         except (ModelLoadError, BackendUnavailableError, ValueError, RuntimeError) as exc:
             entry |= {"loads": False, "error": " ".join(str(exc).split())[:300]}

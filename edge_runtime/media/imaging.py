@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,13 @@ import cv2  # noqa: E402
 from edge_runtime.media.decoded import DecodedImage, ImageDecodeError  # noqa: E402
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SOS, _EOI, _APP1 = 0xDA, 0xD9, 0xE1
+
+
 def header_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from a PNG, JPEG, GIF, BMP or WebP header, or None when not parsed."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+    if data[:8] == _PNG_SIGNATURE and len(data) >= 24:
         return struct.unpack(">II", data[16:24])
     if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
         return struct.unpack("<HH", data[6:10])
@@ -43,52 +48,143 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, payload offset, payload length) of each JPEG header segment, up to and including
+    the first start-of-scan; stops early where the data ends or holds no marker."""
     pos = 2
-    while pos + 9 < len(data):
-        if data[pos] != 0xFF:
-            return None
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == _EOI:
+            return
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a payload
             pos += 2
             continue
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return width, height
+        yield marker, pos + 4, length - 2
+        if marker == _SOS:
+            return
         pos += 2 + length
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    for marker, start, length in _jpeg_segments(data):
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and length >= 5 \
+                and start + 5 <= len(data):
+            height, width = struct.unpack(">HH", data[start + 1 : start + 5])
+            return width, height
     return None
+
+
+def _png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload offset, payload length) of each PNG chunk that starts inside the data."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        yield kind, pos + 8, length
+        pos += 12 + length
 
 
 def truncation(data: bytes) -> str | None:
-    """Why a PNG or JPEG is visibly cut short, or None. Some OpenCV builds decode a truncated
-    JPEG into a half-grey picture without complaint; a missing end marker tells the truth."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-16:]:
-        return "truncated PNG (no IEND chunk at the end)"
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]:
-        return "truncated JPEG (no end-of-image marker)"
+    """Why a PNG or JPEG is cut short, or None. Some OpenCV builds decode a truncated JPEG into
+    a half-grey picture without complaint; a missing end marker tells the truth.
+
+    Data after the end is no defect (phones append a video to Motion Photos, or a second
+    picture), so the end is looked for where it belongs: the PNG chunk chain is followed to its
+    IEND chunk, and a JPEG's end-of-image marker is looked for after its start of scan (an
+    EXIF thumbnail before it has an end marker of its own)."""
+    if data[:8] == _PNG_SIGNATURE:
+        if not any(kind == b"IEND" and start + length + 4 <= len(data)
+                   for kind, start, length in _png_chunks(data)):
+            return "truncated PNG (no IEND chunk)"
+    elif data[:2] == b"\xff\xd8":
+        scan = next((start + length for marker, start, length in _jpeg_segments(data)
+                     if marker == _SOS), None)
+        if scan is None:
+            return "truncated or corrupt JPEG (its headers end before the image data)"
+        # Entropy-coded data never holds FF D9, so one anywhere after the scan ends the image;
+        # it is usually at the end of the file, so look there first.
+        if data.find(b"\xff\xd9", max(scan, len(data) - 1024)) < 0 and \
+                data.find(b"\xff\xd9", scan) < 0:
+            return "truncated JPEG (no end-of-image marker after the image data)"
     return None
 
 
-def _reduced_flag(size: tuple[int, int] | None, min_side: int | None) -> int:
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag (1-8; 1 is upright as stored) of a JPEG (APP1 segment) or PNG
+    (eXIf chunk); 1 when there is none or it cannot be read."""
+    if data[:2] == b"\xff\xd8":
+        for marker, start, length in _jpeg_segments(data):
+            if marker == _APP1 and data[start : start + 6] == b"Exif\x00\x00":
+                return _tiff_orientation(data[start + 6 : start + length])
+    elif data[:8] == _PNG_SIGNATURE:
+        for kind, start, length in _png_chunks(data):
+            if kind == b"eXIf":
+                return _tiff_orientation(data[start : start + length])
+            if kind == b"IDAT":  # eXIf must come before the image data
+                break
+    return 1
+
+
+def _tiff_orientation(tiff: bytes) -> int:
+    """Tag 0x0112 of the first IFD of a TIFF structure (EXIF's container), or 1."""
+    order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(tiff[:4])
+    if order is None:
+        return 1
+    try:
+        (ifd,) = struct.unpack_from(order + "I", tiff, 4)
+        (count,) = struct.unpack_from(order + "H", tiff, ifd)
+        for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
+            tag, kind, _, value = struct.unpack_from(order + "HHIH", tiff, entry)
+            if tag == 0x0112:
+                return value if kind == 3 and 1 <= value <= 8 else 1
+    except struct.error:  # offsets pointing outside the segment: no usable tag
+        return 1
+    return 1
+
+
+# EXIF orientation -> how to turn the stored pixels upright: transpose first, then flip the
+# rows, the columns (6 is a quarter turn clockwise, 8 anticlockwise, 3 a half turn).
+_UPRIGHT = {2: (False, False, True), 3: (False, True, True), 4: (False, True, False),
+            5: (True, False, False), 6: (True, False, True), 7: (True, True, True),
+            8: (True, True, False)}
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Stored pixels turned upright by an EXIF orientation (1-8), as viewers show them."""
+    if orientation not in _UPRIGHT:
+        return pixels
+    transpose, flip_rows, flip_columns = _UPRIGHT[orientation]
+    if transpose:
+        pixels = np.swapaxes(pixels, 0, 1)
+    return np.ascontiguousarray(pixels[::-1 if flip_rows else 1, ::-1 if flip_columns else 1])
+
+
+def _reduced_flag(data: bytes, size: tuple[int, int] | None, min_side: int | None) -> int:
     """An IMREAD_REDUCED_* flag that keeps the short side >= ``min_side``: JPEGs then decode
-    at 1/2, 1/4 or 1/8 scale inside libjpeg, far faster than decoding full size and resizing."""
-    if not size or not min_side:
-        return cv2.IMREAD_UNCHANGED
+    at 1/2, 1/4 or 1/8 scale inside libjpeg, far faster than decoding full size and resizing.
+    Other formats gain nothing from it (OpenCV decodes them in full, then resizes) and would
+    lose their alpha channel and depth, so they decode unchanged. EXIF orientation is left to
+    :func:`apply_orientation`, so every flag gives the same picture."""
+    if not size or not min_side or data[:2] != b"\xff\xd8":
+        return cv2.IMREAD_UNCHANGED  # never applies EXIF orientation
     short = min(size)
     for factor, flag in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
                          (2, cv2.IMREAD_REDUCED_COLOR_2)):
         if short // factor >= min_side:
-            return flag
+            return flag | cv2.IMREAD_IGNORE_ORIENTATION
     return cv2.IMREAD_UNCHANGED
 
 
 def decode_image(data: bytes, where: str = "image", min_side: int | None = None) -> DecodedImage:
-    """Decode image bytes to 8-bit grayscale or BGR, with alpha split off.
+    """Decode image bytes to 8-bit grayscale or BGR, with alpha split off, upright by its EXIF
+    orientation.
 
     ``min_side``: the caller needs no more than this many pixels on the short side, so large
-    images may be decoded at a reduced scale (alpha is then dropped). Raises ImageDecodeError
-    with a one-line reason naming ``where``.
+    JPEGs may be decoded at a reduced scale. Raises ImageDecodeError with a one-line reason
+    naming ``where``.
     """
     if not data:
         raise ImageDecodeError(f"{where}: empty file")
@@ -105,7 +201,7 @@ def decode_image(data: bytes, where: str = "image", min_side: int | None = None)
     cut = truncation(data)
     if cut:
         raise ImageDecodeError(f"{where}: not a decodable image: {cut}")
-    flag = _reduced_flag(size, min_side)
+    flag = _reduced_flag(data, size, min_side)
     try:
         pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
     except cv2.error as exc:
@@ -121,6 +217,10 @@ def decode_image(data: bytes, where: str = "image", min_side: int | None = None)
         pixels = pixels[:, :, 0]
     if pixels.ndim == 3 and _is_gray(pixels):
         pixels = pixels[:, :, 0]
+    orientation = exif_orientation(data)
+    if orientation in _UPRIGHT:
+        pixels = apply_orientation(pixels, orientation)
+        alpha = None if alpha is None else apply_orientation(alpha, orientation)
     return DecodedImage(np.ascontiguousarray(pixels), alpha)
 
 

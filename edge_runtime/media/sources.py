@@ -16,9 +16,20 @@ from typing import Protocol
 import numpy as np
 
 PICAMERA_HELP = (
-    "picamera2 is not importable. It comes from apt, not pip: 'sudo apt install "
+    "picamera2 is not installed here. It comes from apt, not pip: 'sudo apt install "
     "python3-picamera2', then make the virtual environment with --system-site-packages "
     "(python3 -m venv --system-site-packages .venv) so it can see it"
+)
+# picamera2 and its helpers (simplejpeg, libcamera) are apt packages built against Raspberry Pi
+# OS's numpy 1.x; a numpy 2 installed in the venv shadows it and they fail to import.
+PICAMERA_NUMPY_FIX = (
+    "picamera2 from apt is built for the system's numpy 1.x, and this environment has numpy "
+    "{numpy}: install the device part with the picamera extra, which keeps numpy < 2 "
+    "(pip install -e \".[picamera]\", in a venv made with --system-site-packages)"
+)
+PICAMERA_LIBCAMERA_FIX = (
+    "libcamera's Python bindings come from apt (python3-libcamera, installed with "
+    "python3-picamera2): make the venv with --system-site-packages so it sees them"
 )
 
 
@@ -86,27 +97,58 @@ class OpenCVSource:
             self._capture = None
 
 
+def import_failure(exc: BaseException) -> str:
+    """Why ``from picamera2 import Picamera2`` failed, in one line: the module that failed, the
+    error it raised, and the fix where it is known."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name == "picamera2":
+        return PICAMERA_HELP
+    module = exc.name if isinstance(exc, ImportError) and exc.name else _raising_module(exc)
+    detail = " ".join(str(exc).split())
+    message = (f"picamera2 is installed but cannot be imported: importing {module} failed with "
+               f"{type(exc).__name__}: {detail}")
+    if "numpy" in detail.lower():
+        message += "; " + PICAMERA_NUMPY_FIX.format(numpy=np.__version__)
+    elif module.split(".")[0] == "libcamera":
+        message += "; " + PICAMERA_LIBCAMERA_FIX
+    return message
+
+
+def _raising_module(exc: BaseException) -> str:
+    """The module whose code raised ``exc``: the innermost frame outside the import machinery
+    (a compiled module reports its own frame, e.g. ``simplejpeg._jpeg``)."""
+    module, tb = "picamera2", exc.__traceback__
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith("<frozen"):
+            module = tb.tb_frame.f_globals.get("__name__", module)
+        tb = tb.tb_next
+    return module
+
+
 class PiCameraSource:
     """The Raspberry Pi CSI camera through picamera2 (OpenCV cannot open it under libcamera)."""
 
     live = True
+    # picamera2 names formats by their libcamera (DRM) codes, which read backwards in memory:
+    # its "RGB888" is laid out B, G, R per pixel, which is OpenCV's BGR.
+    FORMAT = "RGB888"
 
     def __init__(self, width: int = 640, height: int = 480, fps: float | None = None) -> None:
         self.size, self.fps, self.name = (width, height), fps, "picamera"
         self._camera = None
 
     def open(self) -> None:
-        """Start the camera; FrameSourceError with the apt and venv advice when picamera2 is
-        missing."""
+        """Start the camera; FrameSourceError saying what failed when picamera2 cannot be
+        imported (not installed, or installed against another numpy), or the camera cannot
+        start."""
         try:
             from picamera2 import Picamera2  # lazy: apt package, present only on a Pi
-        except ImportError:
-            raise FrameSourceError(PICAMERA_HELP) from None
+        except Exception as exc:  # noqa: BLE001 - a broken dependency raises ValueError too
+            raise FrameSourceError(import_failure(exc)) from None
         try:
             self._camera = Picamera2()
             controls = {"FrameRate": self.fps} if self.fps else {}
             config = self._camera.create_video_configuration(
-                main={"size": self.size, "format": "BGR888"}, controls=controls)
+                main={"size": self.size, "format": self.FORMAT}, controls=controls)
             self._camera.configure(config)
             self._camera.start()
         except Exception as exc:  # noqa: BLE001 - libcamera raises many types; report them all
@@ -116,7 +158,6 @@ class PiCameraSource:
     def read(self) -> np.ndarray | None:
         """The next frame (BGR)."""
         try:
-            # picamera2's "BGR888" is B,G,R-ordered in memory as OpenCV expects.
             return self._camera.capture_array("main")[:, :, :3]
         except Exception as exc:  # noqa: BLE001
             raise FrameSourceError(f"picamera: stopped delivering frames ({exc})") from None
@@ -140,57 +181,90 @@ class RetryPolicy:
     give_up_after_s: float = 60.0
 
 
+@dataclass
+class _Outage:
+    """A live source's failure that no frame has ended yet."""
+
+    start: float
+    delay: float
+    attempts: int = 0
+
+
 class ResilientSource:
     """Wrap a live source: on failure, log one line, wait with backoff, reopen; give up after
-    ``policy.give_up_after_s`` with FrameSourceError. File sources pass through unchanged."""
+    ``policy.give_up_after_s`` with FrameSourceError. File sources pass through unchanged.
+
+    An outage lasts until a frame arrives, not until the source opens again: a camera that
+    opens but delivers nothing backs off and gives up like one that cannot open. ``wait(s)``
+    waits up to ``s`` seconds and returns true when the caller asked to stop (pass a
+    ``threading.Event``'s ``wait``, so a signal ends a long wait at once); ``clock`` measures
+    the outage.
+    """
 
     def __init__(self, source: FrameSource, policy: RetryPolicy | None = None,
                  log: Callable[[str], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 wait: Callable[[float], bool | None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.source, self.policy = source, policy or RetryPolicy()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        self.sleep = sleep
+        self.wait, self.clock = wait, clock
         self.name, self.live = source.name, source.live
+        self.stopped = False
+        self._outage: _Outage | None = None
 
     def open(self) -> None:
-        """Open the source, retrying a live one."""
-        self._recover(first=True)
+        """Open the source, retrying a live one (``stopped`` is set when a stop ended that)."""
+        self._recover()
 
     def read(self) -> np.ndarray | None:
-        """The next frame, reopening a failed live source as often as the policy allows."""
-        while True:
+        """The next frame, reopening a failed live source as often as the policy allows; None
+        at the end of a file or once a stop was asked for during a wait."""
+        while not self.stopped:
             try:
-                return self.source.read()
+                frame = self.source.read()
             except FrameSourceError as exc:
                 if not self.source.live:
                     raise
                 self.log(f"fashion-classify: {exc}; reopening")
-                self._recover()
+                self._recover(str(exc))
+                continue
+            self._outage = None  # a frame: the outage, its backoff and its clock are over
+            return frame
+        return None
 
     def close(self) -> None:
         """Close the source."""
         self.source.close()
 
-    def _recover(self, first: bool = False) -> None:
-        delay, waited, attempt = self.policy.first_delay_s, 0.0, 0
+    def _recover(self, failure: str | None = None) -> None:
+        """(Re)open the source. The first attempt of an outage is immediate; each later one,
+        including a reopen after a read failed again with no frame in between, waits the next
+        backoff delay first."""
         while True:
-            attempt += 1
+            if self._outage is None:
+                self._outage = _Outage(self.clock(), self.policy.first_delay_s)
+            elif failure is not None:
+                outage = self._outage
+                elapsed = self.clock() - outage.start
+                if elapsed >= self.policy.give_up_after_s:
+                    raise FrameSourceError(f"{failure}; gave up after {outage.attempts} attempts "
+                                           f"in {elapsed:.0f} s")
+                self.log(f"fashion-classify: {failure}; attempt {outage.attempts} failed, "
+                         f"retrying in {outage.delay:.1f} s")
+                if self.wait(outage.delay):
+                    self.stopped = True
+                    return
+                outage.delay = min(outage.delay * 2, self.policy.max_delay_s)
+            self._outage.attempts += 1
             try:
-                if not first:
-                    self.source.close()
+                self.source.close()
                 self.source.open()
-                if attempt > 1 or not first:
-                    self.log(f"fashion-classify: {self.name}: open (attempt {attempt})")
-                return
             except FrameSourceError as exc:
                 if not self.source.live:
                     raise
-                if waited >= self.policy.give_up_after_s:
-                    raise FrameSourceError(
-                        f"{exc}; gave up after {attempt} attempts in {waited:.0f} s") from None
-                self.log(f"fashion-classify: {exc}; attempt {attempt} failed, retrying in "
-                         f"{delay:.1f} s")
-                self.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, self.policy.max_delay_s)
-                first = False
+                failure = str(exc)
+                continue
+            if self._outage.attempts > 1 or failure is not None:
+                self.log(f"fashion-classify: {self.name}: open (attempt {self._outage.attempts})")
+            return
+
