@@ -4,6 +4,8 @@
 #   .venv         desktop and device: train, convert, edge, dev (TensorFlow, ai-edge-litert)
 #   .venv-edge    device only, as on a Pi: edge, dev (no TensorFlow)
 #   .venv-legacy  device on tflite-runtime 2.14 with numpy < 2: legacy, dev
+#   .venv-metadata, .venv-mediapipe: one tool each (tflite-support, mediapipe), made by
+#                 scripts/setup_extra_envs.sh; their tests skip when they are absent
 # Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +28,11 @@ make_venv() {
     "$venv/bin/python" -m pip install -q -e ".[$extras]"
     echo "setup_env: $venv ready ($extras)"
 }
-make_venv .venv train,edge,dev
+make_venv .venv train,backbone,edge,dev
 make_venv .venv-edge edge,dev
 if "$PYTHON" -c 'import sys; sys.exit(sys.version_info >= (3, 12))'; then
     make_venv .venv-legacy legacy,dev
 else
     echo "setup_env: Python > 3.11 has no tflite-runtime wheel; skipping .venv-legacy"
 fi
+bash scripts/setup_extra_envs.sh

@@ -1,0 +1,277 @@
+"""TFLite image-classifier metadata: written by tflite-support in its own environment, read back,
+outputs unchanged on every interpreter, and MediaPipe Tasks' ImageClassifier loads the model and
+agrees with the project's own classification."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convert.metadata import (DEFAULT_METADATA_PYTHON, LABEL_FILE, ImageClassifierInfo,
+                              MetadataToolError, add_image_classifier_metadata, read_metadata)
+from edge_runtime.interpreter.runner import ModelRunner
+from edge_runtime.labels import FASHION_MNIST_LABELS
+
+ROOT = Path(__file__).resolve().parent.parent
+MEDIAPIPE_PYTHON = ROOT / ".venv-mediapipe" / "bin" / "python"
+LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
+SIZE = 32  # model input H = W; the test images are written at this size, so nobody resizes
+# One colour per class, saturated so the calibration images span 0-255 (input scale 1).
+COLOURS = np.array([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255),
+                    (255, 0, 255), (255, 255, 255), (255, 128, 0), (128, 0, 255), (128, 128, 128)])
+
+needs_metadata_env = pytest.mark.skipif(
+    not DEFAULT_METADATA_PYTHON.is_file(),
+    reason=f"{DEFAULT_METADATA_PYTHON.parent.parent.name} (tflite-support) absent: "
+           "run scripts/setup_extra_envs.sh")
+needs_mediapipe_env = pytest.mark.skipif(
+    not MEDIAPIPE_PYTHON.is_file(),
+    reason=f"{MEDIAPIPE_PYTHON.parent.parent.name} (mediapipe) absent: run scripts/setup_extra_envs.sh")
+
+INFO = ImageClassifierInfo(
+    name="coloured squares test classifier",
+    description="A tiny conv net that names the colour of a square; test fixture.",
+    labels=FASHION_MNIST_LABELS,
+    input_description="RGB image, uint8 0-255, 32x32; normalisation is inside the model.",
+    version="test",
+    author="fashion-edge tests",
+    license="MIT",
+)
+
+# Runs in .venv-mediapipe: MediaPipe Tasks' ImageClassifier on PNG files, every category.
+MEDIAPIPE_CLASSIFY = """
+import json, sys
+import mediapipe as mp
+from mediapipe.tasks.python import vision
+from mediapipe.tasks.python.core.base_options import BaseOptions
+model, *paths = sys.argv[1:]
+options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=model))
+with vision.ImageClassifier.create_from_options(options) as classifier:
+    for path in paths:
+        head = classifier.classify(mp.Image.create_from_file(path)).classifications[0]
+        print(json.dumps({c.category_name: c.score for c in head.categories}))
+"""
+
+# Runs in .venv-legacy: tflite-runtime 2.14's probabilities for the images in an .npy file.
+LEGACY_PROBABILITIES = """
+import sys
+import numpy as np
+from edge_runtime.interpreter.runner import ModelRunner
+model, inputs, outputs = sys.argv[1:]
+runner = ModelRunner(model, "tflite-runtime")
+np.save(outputs, runner.probabilities_batch(np.load(inputs), batch_size=1))
+"""
+
+
+def squares(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` RGB images (n, SIZE, SIZE, 3): one square of the class's colour on black, of random
+    size and place, colour jittered; and the class ids."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(COLOURS), n)
+    images = np.zeros((n, SIZE, SIZE, 3), np.uint8)
+    for image, label in zip(images, labels):
+        side = rng.integers(10, 22)
+        y, x = rng.integers(0, SIZE - side, 2)
+        colour = np.clip(COLOURS[label] + rng.integers(-60, 61, 3), 0, 255)
+        image[y:y + side, x:x + side] = colour
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny real Keras image classifier: RGB 0-255 in (Rescaling inside), softmax over 10 out,
+    trained to name a square's colour; colours jittered enough that its scores are graded."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    images, labels = squares(2000, seed=0)
+    model = keras.Sequential([
+        keras.Input((SIZE, SIZE, 3)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(16, 3, activation="relu"),
+        keras.layers.GlobalMaxPooling2D(),
+        keras.layers.Dense(len(COLOURS), activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(images, labels, epochs=2, batch_size=64, verbose=0)
+    test_images, test_labels = squares(300, seed=1)
+    accuracy = (model.predict(test_images, verbose=0).argmax(axis=1) == test_labels).mean()
+    assert accuracy > 0.9, f"fixture model did not learn the colours: accuracy {accuracy:.3f}"
+    return model, images[:200]
+
+
+@pytest.fixture(scope="module")
+def classifier_model(trained) -> bytes:
+    """Full-integer int8 as the project converts: uint8 [1, 32, 32, 3] in, uint8 [1, 10] out."""
+    from convert.quantize import convert
+
+    model, calibration = trained
+    return convert(model, "int8", calibration)
+
+
+@pytest.fixture(scope="module")
+def with_metadata(classifier_model) -> bytes:
+    """The classifier with the metadata MediaPipe reads."""
+    return add_image_classifier_metadata(classifier_model, INFO)
+
+
+@pytest.fixture(scope="module")
+def float_with_metadata(trained) -> bytes:
+    """The float32 conversion with metadata: a float input needs NormalizationOptions in
+    MediaPipe; mean 0, std 1 hands the model raw 0-255 values, as Rescaling inside expects."""
+    from convert.quantize import convert
+
+    info = replace(INFO, normalization=((0.0,), (1.0,)),
+                   input_description="RGB image, float32 0-255, 32x32; normalisation is inside the model.")
+    return add_image_classifier_metadata(convert(trained[0], "float32"), info)
+
+
+@pytest.fixture(scope="module")
+def test_images(tmp_path_factory) -> list[tuple[Path, int]]:
+    """PNG files at the model's input size, one per class and a few more, with their classes."""
+    from edge_runtime.media.imaging import encode_png
+
+    folder = tmp_path_factory.mktemp("squares")
+    images, labels = squares(100, seed=2)
+    first = [int(np.flatnonzero(labels == c)[0]) for c in range(len(COLOURS))]
+    pick = first + [i for i in range(len(labels)) if i not in first][:10]
+    files = []
+    for i, (rgb, label) in enumerate(zip(images[pick], labels[pick])):
+        path = folder / f"square_{i:02d}.png"
+        path.write_bytes(encode_png(rgb[:, :, ::-1]))  # OpenCV writes BGR
+        files.append((path, int(label)))
+    return files
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """The project's decoding, turned to the RGB the model takes."""
+    from edge_runtime.media.imaging import read_image, to_rgb
+
+    return to_rgb(read_image(path).pixels)
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@needs_metadata_env
+def test_metadata_reads_back_with_labels_rgb_and_no_normalisation(with_metadata):
+    read = read_metadata(with_metadata)
+    assert read["associated_files"] == {LABEL_FILE: "\n".join(FASHION_MNIST_LABELS) + "\n"}
+    metadata = read["metadata"]
+    assert (metadata["name"], metadata["author"], metadata["license"], metadata["version"]) == (
+        INFO.name, INFO.author, INFO.license, INFO.version)
+    (graph,) = metadata["subgraph_metadata"]
+    (image,), (scores,) = graph["input_tensor_metadata"], graph["output_tensor_metadata"]
+    assert image["content"]["content_properties"]["color_space"] == "RGB"
+    assert image["description"] == INFO.input_description
+    assert "process_units" not in image  # raw pixels: no NormalizationOptions
+    assert image["stats"] == {"max": [255.0], "min": [0.0]}
+    assert scores["associated_files"] == [{
+        "name": LABEL_FILE, "description": "Labels for categories that the model can recognize.",
+        "type": "TENSOR_AXIS_LABELS"}]
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@needs_metadata_env
+def test_metadata_leaves_outputs_identical_on_every_runtime(classifier_model, with_metadata, tmp_path):
+    assert len(with_metadata) > len(classifier_model)
+    images, _ = squares(30, seed=4)
+    before = ModelRunner(classifier_model).probabilities_batch(images, batch_size=1)
+    after = ModelRunner(with_metadata).probabilities_batch(images, batch_size=1)
+    assert np.array_equal(before, after)
+    assert before.max(axis=1).min() > 0  # real scores, not an all-zero output
+    if not LEGACY_PYTHON.is_file():
+        pytest.skip(".venv-legacy absent: tflite-runtime 2.14 not checked")
+    legacy = {}
+    np.save(tmp_path / "inputs.npy", images)
+    for name, model in {"plain": classifier_model, "metadata": with_metadata}.items():
+        (tmp_path / f"{name}.tflite").write_bytes(model)
+        done = subprocess.run([str(LEGACY_PYTHON), "-c", LEGACY_PROBABILITIES,
+                               str(tmp_path / f"{name}.tflite"), str(tmp_path / "inputs.npy"),
+                               str(tmp_path / f"{name}.npy")],
+                              cwd=ROOT, timeout=120, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        legacy[name] = np.load(tmp_path / f"{name}.npy")
+    assert np.array_equal(legacy["plain"], legacy["metadata"])
+    # Across runtimes an int8 kernel may round differently: one output step (1/256) at most.
+    assert np.abs(legacy["metadata"] - after).max() <= ModelRunner(with_metadata).output_spec.scale
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@needs_metadata_env
+@needs_mediapipe_env
+@pytest.mark.parametrize("variant", ["with_metadata", "float_with_metadata"])
+def test_mediapipe_image_classifier_agrees_with_the_project(variant, request, test_images, tmp_path):
+    with_metadata = request.getfixturevalue(variant)
+    model = tmp_path / "classifier.tflite"
+    model.write_bytes(with_metadata)
+    done = subprocess.run([str(MEDIAPIPE_PYTHON), "-c", MEDIAPIPE_CLASSIFY, str(model),
+                           *(str(path) for path, _ in test_images)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mediapipe_scores = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(mediapipe_scores) == len(test_images)
+    runner = ModelRunner(with_metadata)
+    right = 0
+    for (path, label), scores in zip(test_images, mediapipe_scores):
+        ours = runner.probabilities(read_rgb(path))
+        assert set(scores) == set(FASHION_MNIST_LABELS)  # every category, named from the metadata
+        top = next(iter(scores))  # MediaPipe sorts by descending score
+        assert ours[FASHION_MNIST_LABELS.index(top)] == ours.max(), f"{path}: MediaPipe says {top}"
+        theirs = np.array([scores[name] for name in FASHION_MNIST_LABELS])
+        # The same numbers: both dequantize a uint8 output with its scale (1/256); no softmax added.
+        np.testing.assert_allclose(theirs, ours, atol=1e-6, err_msg=str(path))
+        right += int(ours.argmax()) == label
+    assert right >= 0.8 * len(test_images)  # top-1 means something: the model names the colours
+
+
+@needs_metadata_env
+def test_models_mediapipe_cannot_run_are_refused_with_the_reason():
+    mlp = (ROOT / "models" / "fashion_mlp_int8.tflite").read_bytes()  # [1, 28, 28] grayscale
+    with pytest.raises(ValueError, match=r"model input is UINT8 \[1, 28, 28\], expected an RGB image"):
+        add_image_classifier_metadata(mlp, INFO)
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@needs_metadata_env
+def test_labels_must_match_the_output(classifier_model):
+    with pytest.raises(ValueError, match="model output has 10 classes, 9 labels given"):
+        add_image_classifier_metadata(classifier_model, replace(INFO, labels=FASHION_MNIST_LABELS[:9]))
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@needs_metadata_env
+def test_metadata_is_added_once_and_read_only_where_there(classifier_model, with_metadata):
+    with pytest.raises(ValueError, match="model already has TFLite metadata"):
+        add_image_classifier_metadata(with_metadata, INFO)
+    with pytest.raises(ValueError, match="does not have metadata"):
+        read_metadata(classifier_model)
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@needs_metadata_env
+def test_raw_pixel_input_must_have_scale_one(trained):
+    """Calibrated on dark images the uint8 input gets scale ~0.5: MediaPipe would feed it raw
+    pixels, twice what the model expects, so 'raw pixels, no normalisation' is refused."""
+    from convert.quantize import convert
+
+    model, calibration = trained
+    dark = convert(model, "int8", calibration // 2)
+    with pytest.raises(ValueError, match="need scale 1.0, zero point 0"):
+        add_image_classifier_metadata(dark, INFO)
+
+
+def test_missing_metadata_environment_is_a_clear_error(tmp_path):
+    with pytest.raises(MetadataToolError, match="scripts/setup_extra_envs.sh"):
+        add_image_classifier_metadata(b"model", INFO, python=tmp_path / "no-such-python")
