@@ -20,9 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fashion-convert``."""
     parser = argparse.ArgumentParser(
         prog="fashion-convert",
-        description="Convert a trained Keras model to TFLite, measure every variant on the full "
-        "Fashion-MNIST test set with the device interpreter, and ship only those whose accuracy "
-        "drop is within tolerance (exit status 3 otherwise).",
+        description="Convert a trained Keras model to TFLite, measure every variant against Keras "
+        "with the device interpreter (a Fashion-MNIST model on the full test set; a photo model "
+        "on the real photos its run held out and on rendered test garments), and ship only those "
+        "whose accuracy drop is within tolerance (exit status 3 otherwise). A bundle in --out is "
+        "replaced only by a different model that measures no worse on the same pictures.",
     )
     parser.add_argument("--model", type=Path, required=True, help="trained model.keras")
     parser.add_argument("--quantization", nargs="+", default=["float32", "int8"],
@@ -38,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="int8 representative images, stratified by class (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="calibration sampling seed")
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--photos", type=Path, metavar="DIR",
+                        help="photo model: where its run's photos are (default: the folder the "
+                        "run was trained with)")
+    parser.add_argument("--crossval", type=Path, metavar="RESULTS_JSON",
+                        help="photo model: fashion-evaluate --fold-models results to record in "
+                        "the manifest as its cross-validated figures")
+    parser.add_argument("--replace", action="store_true",
+                        help="ship even when the bundle in --out measures better")
     parser.add_argument("--legacy-python", type=Path, metavar="PATH",
                         help="python of a tflite-runtime environment: also record whether "
                         "tflite-runtime loads each model")
@@ -64,19 +74,50 @@ def probe_runtimes(model_bytes: bytes, legacy_python: Path | None) -> dict[str, 
     return results
 
 
-def training_config(model_path: Path) -> dict | None:
-    """The config of the fashion-train run that wrote ``model_path`` (its metrics.json beside
-    it), so the manifest says what the model learnt from; None for a model from elsewhere."""
+def training_run(model_path: Path) -> dict:
+    """The ``metrics.json`` of the fashion-train run that wrote ``model_path`` (beside it), so
+    the manifest says what the model learnt from; empty for a model from elsewhere."""
     from train.report import METRICS_FILE
 
     try:
         run = json.loads((model_path.parent / METRICS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    config = run.get("config") if isinstance(run, dict) else None
-    if isinstance(config, dict) and run.get("n_real_photos"):
-        config = config | {"n_real_photos": run["n_real_photos"]}
-    return config
+        return {}
+    return run if isinstance(run, dict) else {}
+
+
+def cross_validated(path: Path) -> dict:
+    """The overall and per-class figures of a ``fashion-evaluate --fold-models`` results file,
+    and the fold models' own float-against-int8 figures on their held-out photos (each fold
+    model's manifest beside it), whose drop the cross-validated gate limits."""
+    results = json.loads(path.read_text(encoding="utf-8"))
+    everything = results["parts"]["all"]
+    held = [json.loads(Path(model).with_suffix(".json").read_text(encoding="utf-8"))
+            ["metrics"]["parts"]["held-out photos"] for model in results["fold_models"]]
+    n = sum(part["n_images"] for part in held)
+    keras_top1 = sum(part["keras_accuracy"] * part["n_images"] for part in held) / n
+    int8_top1 = sum(part["tflite_accuracy"] * part["n_images"] for part in held) / n
+    return {"models": results["model"], "n_photos": everything["n"],
+            "top1": round(everything["top1"], 4), "top3": round(everything["top3"], 4),
+            "worst_class_top1": round(everything["worst_class_top1"], 4),
+            "per_class_top1": {label: round(row["top1"], 4)
+                               for label, row in everything["per_class"].items() if row["scored"]},
+            "all_photos_keras_top1": round(keras_top1, 4),
+            "all_photos_int8_top1": round(int8_top1, 4),
+            "int8_drop_pp": round((keras_top1 - int8_top1) * 100, 2)}
+
+
+def with_metadata(model_bytes: bytes, name: str, input_size: int) -> bytes:
+    """A photo model's bytes with the standard image-classifier metadata MediaPipe reads."""
+    from convert.metadata import ImageClassifierInfo, add_image_classifier_metadata
+    from edge_runtime.labels import FASHION_MNIST_LABELS
+
+    return add_image_classifier_metadata(model_bytes, ImageClassifierInfo(
+        name=name, labels=FASHION_MNIST_LABELS,
+        description="Fashion-MNIST classes for photos of clothes: EfficientNet-Lite0 (ImageNet) "
+        "with a head trained on real photos and on Fashion-MNIST rendered as photos",
+        input_description=f"RGB photo, uint8 0-255, {input_size}x{input_size}; normalisation "
+        "inside the model", author="fashion-edge", license="MIT"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     from convert.compare import compare_predictions, gate_failures
-    from convert.manifest import build_manifest, ship
-    from convert.quantize import calibration_indices, convert
+    from convert.evaluation import EvaluationDataError, fmnist_set, photo_set
+    from convert.manifest import FMNIST_INPUT, PHOTO_INPUT, build_manifest, ship, shipped_verdict
+    from convert.metadata import MetadataToolError
+    from convert.quantize import convert
     from edge_runtime.interpreter.bundle import sha256_file
     from edge_runtime.interpreter.runner import ModelRunner
 
@@ -109,30 +152,56 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fashion-convert: error: {args.model}: cannot load Keras model ({exc})",
               file=sys.stderr)
         return 1
-    test = data.test
-    reference = model.predict(test.images, batch_size=1000, verbose=0).argmax(axis=1)
-    cal_index = calibration_indices(data.train.labels, args.calibration_size, args.seed)
+    run = training_run(args.model)
+    shape = tuple(model.input.shape[1:])
+    photo = len(shape) == 3 and shape[-1] == 3
+    try:
+        evaluation = (photo_set(run, data, args.photos, shape[0], args.calibration_size,
+                                args.seed) if photo
+                      else fmnist_set(data, args.calibration_size, args.seed))
+    except EvaluationDataError as exc:
+        print(f"fashion-convert: error: {exc}", file=sys.stderr)
+        return 1
+    reference = model.predict(evaluation.inputs, batch_size=256, verbose=0).argmax(axis=1)
     provenance = {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "source_model": str(args.model),
         "source_model_sha256": sha256_file(args.model),
         "data_sha256": data.sha256,
-        "training": training_config(args.model),
+        "training": run.get("config"),
     }
+    if photo:
+        provenance |= {"weights": run.get("weights"),
+                       "photo_list_sha256": (run.get("data") or {}).get("photo_list_sha256")}
+    model_info = {"architecture": run.get("architecture", model.name),
+                  "parameters": int(model.count_params())}
     tolerances = {"overall_pp": args.tolerance_pp, "per_class_pp": args.per_class_tolerance_pp}
+    try:
+        crossval = cross_validated(args.crossval) if args.crossval else None
+    except (OSError, KeyError, ValueError, ZeroDivisionError) as exc:
+        print(f"fashion-convert: error: --crossval {args.crossval}: not fashion-evaluate "
+              f"--fold-models results with converted fold models beside them ({exc})",
+              file=sys.stderr)
+        return 1
     status = 0
     for mode in args.quantization:
         name = f"{args.name}_{mode}"
-        calibration = None
-        if mode == "int8":
-            calibration = {"images": len(cal_index), "source": "Fashion-MNIST training set",
-                           "sampling": "stratified by class", "seed": args.seed}
         with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its graph
-            model_bytes = convert(model, mode, data.train.images[cal_index])
+            model_bytes = convert(model, mode, evaluation.calibration)
+        if photo:
+            try:
+                model_bytes = with_metadata(model_bytes, name, shape[0])
+            except (MetadataToolError, ValueError) as exc:
+                print(f"fashion-convert: error: {name}: cannot add metadata: {exc}",
+                      file=sys.stderr)
+                return 1
         runner = ModelRunner(model_bytes)
-        candidate = runner.probabilities_batch(test.images).argmax(axis=1)
-        comparison = compare_predictions(test.labels, reference, candidate)
+        candidate = runner.probabilities_batch(evaluation.inputs).argmax(axis=1)
+        comparison = compare_predictions(evaluation.labels, reference, candidate)
+        parts = {part: compare_predictions(evaluation.labels[rows], reference[rows],
+                                           candidate[rows])
+                 for part, rows in evaluation.parts.items()}
         summary = (f"{name}: {len(model_bytes) / 1024:.1f} KiB, accuracy "
                    f"{comparison.candidate_accuracy:.4f} (Keras {comparison.reference_accuracy:.4f}),"
                    f" drop {comparison.drop_pp:+.2f} pp [95% CI {comparison.drop_ci95_pp[0]:+.2f},"
@@ -146,12 +215,26 @@ def main(argv: list[str] | None = None) -> int:
         runtimes = probe_runtimes(model_bytes, args.legacy_python)
         manifest = build_manifest(
             name=name, mode=mode, model_bytes=model_bytes, input_spec=runner.input_spec,
-            output_spec=runner.output_spec, comparison=comparison, tolerances=tolerances,
-            calibration=calibration,
+            output_spec=runner.output_spec, input_meaning=PHOTO_INPUT if photo else FMNIST_INPUT,
+            model_info=model_info, dataset=evaluation.description, comparison=comparison,
+            parts=parts, tolerances=tolerances,
+            calibration=evaluation.calibration_note if mode == "int8" else None,
             provenance=provenance,
             evaluated_with=f"{runner.backend} {runtimes[runner.backend]['version']}",
             runtimes=runtimes,
         )
+        if crossval:
+            manifest["metrics"]["cross_validated"] = crossval
+            if crossval["int8_drop_pp"] > args.tolerance_pp:
+                print(f"{summary}\n  NOT SHIPPED: cross-validated int8 drop "
+                      f"{crossval['int8_drop_pp']:.2f} pp exceeds --tolerance-pp "
+                      f"{args.tolerance_pp}", flush=True)
+                status = EXIT_GATED
+                continue
+        verdict = None if args.replace else shipped_verdict(args.out, name, model_bytes, manifest)
+        if verdict:
+            print(f"{summary}\n  {verdict}", flush=True)
+            continue
         path = ship(args.out, name, model_bytes, manifest)
         refused = [b for b, r in runtimes.items() if r.get("loads") is False]
         note = f"; does NOT load on {', '.join(refused)}" if refused else ""

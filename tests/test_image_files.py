@@ -196,28 +196,18 @@ def test_alpha_is_the_mask_whatever_the_size_of_the_png(fashion):
         assert overlap > 0.9, (side, overlap)
 
 
-def test_gray_16_bit_and_alpha_photos_train_the_photo_model(garment_jpeg, tmp_path):
-    from edge_runtime.photo.folds import photo_fold
-    from train.real_photos import real_photo_training_set, reshoot
+def test_gray_16_bit_and_alpha_photos_make_photo_model_training_views(garment_jpeg, tmp_path):
+    from edge_runtime.interpreter.tensors import ImageLayout
+    from train.photo.views import LabelledPicture, picture_views
 
     bgr = cv2.imdecode(np.frombuffer(garment_jpeg, np.uint8), cv2.IMREAD_COLOR)
-    (tmp_path / "Pullover").mkdir()
-    names = []
+    layout = ImageLayout(96, 96, 3)
     for name, data in _variants(cv2.resize(bgr, (1280, 960))).items():
-        # Any name outside the held-out fold 0, so that every file is used.
-        relative = next(f"Pullover/{k}_{name}" for k in range(100)
-                        if photo_fold(f"Pullover/{k}_{name}") != 0)
-        (tmp_path / relative).write_bytes(data)
-        names.append(relative)
-    x, y, n = real_photo_training_set(tmp_path, copies=3, holdout_fold=0, seed=0)
-    assert n == len(names) and x.shape == (3 * n, 28, 28) and set(y.tolist()) == {2}
-    assert all(image.any() for image in x)  # a garment in every rendering
-
-    rng = np.random.default_rng(0)
-    gray = reshoot(DecodedImage(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)), rng)
-    assert gray.pixels.ndim == 2 and gray.alpha is None and min(gray.pixels.shape) == 160
-    alpha = np.zeros(bgr.shape[:2], np.uint8)
-    alpha[100:380, 200:440] = 255
-    cut_out = reshoot(DecodedImage(bgr, alpha), rng)
-    assert cut_out.pixels.shape[2] == 3 and cut_out.alpha.shape == cut_out.pixels.shape[:2]
-    assert 0.1 < (cut_out.alpha > 127).mean() < 0.6  # the opaque part moved with the pixels
+        path = tmp_path / name
+        path.write_bytes(data)
+        views = picture_views(LabelledPicture(2, "train", path=path), 3, layout,
+                              np.random.default_rng(0))
+        assert views.shape == (3, 96, 96, 3) and views.dtype == np.uint8, name
+        assert not np.array_equal(views[0], views[1]), name  # a re-shoot differs
+        if name.startswith("gray"):  # still gray: the three channels agree in every view
+            assert (views[..., 0] == views[..., 2]).all(), name

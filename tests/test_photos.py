@@ -159,26 +159,6 @@ def write_photo_folder(folder, fashion, classes, per_class: int, seed: int) -> d
     return written
 
 
-def test_real_photos_train_the_photo_model_but_never_the_held_out_fold(fashion, tmp_path,
-                                                                       capsys):
-    from edge_runtime.photo.folds import photo_fold
-    from train.real_photos import real_photo_training_set
-
-    written = write_photo_folder(tmp_path, fashion, [("Trouser", 1), ("Sneaker", 7)], 6, 4)
-    outside = [c for rel, c in written.items() if photo_fold(rel) != 0]
-    assert 0 < len(outside) < len(written), "the folder must span the held-out fold and others"
-    broken = next(f"Trouser/broken{k}.jpg" for k in range(50) if photo_fold(f"Trouser/broken{k}.jpg"))
-    (tmp_path / broken).write_bytes(b"\xff\xd8 not really")
-
-    x, y, n = real_photo_training_set(tmp_path, copies=3, holdout_fold=0, seed=0)
-    assert n == len(outside)  # held-out photos and the broken one are not used
-    assert x.shape == (3 * n, 28, 28) and x.dtype == np.uint8
-    assert sorted(y.tolist()) == sorted(outside * 3)
-    assert all(image.any() for image in x)  # a garment was found in every re-shoot
-    assert not np.array_equal(x[0], x[1])  # a re-shoot differs from the photo as shot
-    assert broken.split("/")[1] in capsys.readouterr().err
-
-
 def test_cross_validation_scores_each_fold_with_its_own_model(fashion, tmp_path):
     from edge_runtime.interpreter.bundle import PHOTO_MODEL_NAME, default_model_path
     from edge_runtime.apps.evaluate import build_parser, score_photos

@@ -19,12 +19,3 @@ class TrainConfig:
     validation_split: float = 0.1
     seed: int = 0
     limit: int | None = None
-    # The photo-robust variant (this > 0 or real_photos set): rendered originals plus this many
-    # augmented copies of every training image (train/augment.py); validation is augmented too.
-    photo_copies: int = 0
-    # A folder of labelled real photos (fashion-evaluate's layout) whose photos outside
-    # ``holdout_fold`` join the training data, each rendered ``real_photo_copies`` times
-    # (train/real_photos.py).
-    real_photos: str | None = None
-    real_photo_copies: int = 160
-    holdout_fold: int = 0

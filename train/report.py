@@ -79,7 +79,6 @@ def write_run(out_dir: Path, result: TrainResult, data: FashionMNIST, config: Tr
         "train_duration_s": round(result.duration_s, 2),
         "n_train": result.n_train,
         "n_validation": result.n_validation,
-        "n_real_photos": result.n_real_photos,
         "n_test": len(data.test.labels),
         "config": dataclasses.asdict(config),
         "seed": config.seed,

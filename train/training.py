@@ -1,5 +1,5 @@
 """Fit the MLP: seeded split, dropout, label smoothing, weight decay, cosine learning-rate
-decay, and for the photo-robust variant, augmented data and real photos."""
+decay, best validation weights restored."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ class TrainResult:
     duration_s: float
     n_train: int
     n_validation: int
-    n_real_photos: int = 0
 
 
 def split_train_validation(
@@ -52,19 +51,6 @@ def train_model(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     (x_fit, y_fit), (x_val, y_val) = split_train_validation(images, labels, config)
-    if config.photo_copies or config.real_photos:
-        # The photo variant sees every garment as the device's photo path renders it.
-        from train.augment import photo_training_set
-
-        x_fit, y_fit = photo_training_set(x_fit, y_fit, config.photo_copies, config.seed)
-        x_val, y_val = photo_training_set(x_val, y_val, 1, config.seed + 1)
-    n_real_photos = 0
-    if config.real_photos:
-        from train.real_photos import real_photo_training_set
-
-        x_real, y_real, n_real_photos = real_photo_training_set(
-            config.real_photos, config.real_photo_copies, config.holdout_fold, config.seed)
-        x_fit, y_fit = np.concatenate([x_fit, x_real]), np.concatenate([y_fit, y_real])
     model = build_model(config.dropout)
     steps = config.epochs * int(np.ceil(len(x_fit) / config.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, steps))
@@ -87,4 +73,4 @@ def train_model(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> 
         verbose=1 if sys.stdout.isatty() else 2,
     )
     duration = time.perf_counter() - start
-    return TrainResult(model, history.history, duration, len(x_fit), len(x_val), n_real_photos)
+    return TrainResult(model, history.history, duration, len(x_fit), len(x_val))

@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         write_text_atomic(args.out / "report.txt", report)
         payload = {"model": model_name, "preprocess": args.preprocess, "timing": timing,
                    "labels": list(labels), "holdout_fold": args.holdout_fold,
-                   "trained_on_dev_photos": seen, "parts": summaries}
+                   "trained_on_dev_photos": seen, "parts": summaries,
+                   "fold_models": [str(m) for m in args.fold_models or []]}
         write_text_atomic(args.out / "results.json", json.dumps(payload, indent=2) + "\n")
         png = imaging.render_confusion_matrix(np.array(summaries["all"]["confusion_matrix"]),
                                               labels, f"{model_name} on {args.folder.name}")

