@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import count
 from pathlib import Path
 
@@ -24,29 +25,46 @@ def save_prepared(directory: Path, index: int, source: Path, prepared: PreparedI
         write_bytes_atomic(directory / f"{stem}_mask.png", imaging.encode_png(mask))
 
 
+def decode_side(classifier: Classifier) -> int | None:
+    """The least short side image files are decoded at for ``classifier`` (None: full size)."""
+    # Photos need only a small copy: let the decoder shrink large JPEGs while decoding.
+    return None if classifier.preprocess == "fmnist" else classifier.photo_decode_side
+
+
+def file_record(classifier: Classifier, path: str | Path, min_side: int | None,
+                data: bytes | None = None,
+                on_prepared: Callable[[PreparedInput], None] | None = None) -> dict:
+    """The record of one image file: ``{path, label, class_id, score, top_k}`` (and ``reason``
+    when there is no label) or ``{path, error}``; never raises for a bad file. The file's bytes
+    are ``data`` when given (read elsewhere, e.g. from object storage), else read from ``path``;
+    they are decoded with :func:`~edge_runtime.media.imaging.decode_image` at ``min_side``
+    (:func:`decode_side`). ``on_prepared`` sees the model input of a classified file."""
+    try:
+        image = (imaging.read_image(path, min_side) if data is None
+                 else imaging.decode_image(data, str(path), min_side))
+        prepared = classifier.prepare(image)
+        prediction = classifier.predict(prepared)
+        if on_prepared is not None:
+            on_prepared(prepared)
+    except imaging.ImageDecodeError as exc:
+        return {"path": str(path), "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
+        detail = " ".join(str(exc).split())
+        return {"path": str(path), "error": f"{path}: {type(exc).__name__}: {detail}"}
+    return {"path": str(path), **prediction.as_dict()}
+
+
 def classify_files(
     classifier: Classifier, items: Iterable[InputItem], save_dir: Path | None = None,
     numbers: Sequence[int] | None = None,
 ) -> Iterator[dict]:
-    """Yield one record per item: ``{path, label, class_id, score, top_k}`` (and ``reason``
-    when there is no label) or ``{path, error}``. ``numbers`` number the inputs saved in
-    ``save_dir`` (default: the position in ``items``)."""
-    # Photos need only a small copy: let the decoder shrink large JPEGs while decoding.
-    min_side = None if classifier.preprocess == "fmnist" else classifier.photo_decode_side
+    """Yield one record per item (:func:`file_record`; an item's own ``error`` as
+    ``{path, error}``). ``numbers`` number the inputs saved in ``save_dir`` (default: the
+    position in ``items``)."""
+    min_side = decode_side(classifier)
     for index, item in zip(numbers or count(), items):
         if item.error:
             yield {"path": str(item.path), "error": item.error}
             continue
-        try:
-            prepared = classifier.prepare(imaging.read_image(item.path, min_side))
-            prediction = classifier.predict(prepared)
-            if save_dir is not None:
-                save_prepared(save_dir, index, item.path, prepared)
-        except imaging.ImageDecodeError as exc:
-            yield {"path": str(item.path), "error": str(exc)}
-            continue
-        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
-            detail = " ".join(str(exc).split())
-            yield {"path": str(item.path), "error": f"{item.path}: {type(exc).__name__}: {detail}"}
-            continue
-        yield {"path": str(item.path), **prediction.as_dict()}
+        save = None if save_dir is None else partial(save_prepared, save_dir, index, item.path)
+        yield file_record(classifier, item.path, min_side, on_prepared=save)

@@ -97,9 +97,9 @@ def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = No
 
 
 def trained_on_photos(bundle) -> bool:
-    """Whether the model's manifest says real photos (their dev part) were in its training data."""
-    training = ((bundle.manifest or {}).get("provenance") or {}).get("training") or {}
-    return bool(training.get("real_photos"))
+    """Whether the model's manifest says real photos (the photo list's, all but the held-out
+    fold) were in its training data."""
+    return bool(((bundle.manifest or {}).get("provenance") or {}).get("photo_list_sha256"))
 
 
 def score_photos(photos: list[LabelledPhoto], args: argparse.Namespace):

@@ -21,15 +21,15 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _FINISHED = b"\0"  # written by the run itself when it ends: no signal has number 0
 
 
-def _say(line: str) -> None:
-    print(f"fashion-classify: {line}", file=sys.stderr, flush=True)
-
-
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
+def stop_on_signals(prog: str = "fashion-classify") -> Iterator[threading.Event]:
     """Yield an event that the first SIGINT/SIGTERM sets; a second one exits the process at
-    once with status 128 + the signal number (records already written stay written).
-    Call from the main thread."""
+    once with status 128 + the signal number (records already written stay written). Messages
+    name the command ``prog``. Call from the main thread."""
+
+    def say(line: str) -> None:
+        print(f"{prog}: {line}", file=sys.stderr, flush=True)
+
     stop = threading.Event()
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)  # the C handler must never block on it
@@ -39,16 +39,16 @@ def stop_on_signals() -> Iterator[threading.Event]:
             if byte[0] not in SIGNALS:
                 continue
             if stop.is_set():
-                _say("interrupted again: exiting now")
+                say("interrupted again: exiting now")
                 os._exit(128 + byte[0])
-            _say("stopping (interrupt again to exit at once)")
+            say("stopping (interrupt again to exit at once)")
             stop.set()
 
     # The handlers do nothing themselves: installing them makes Python's C-level handler (the
     # one that writes the wakeup fd) take these signals, and keeps KeyboardInterrupt out.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in SIGNALS}
     previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    watcher = threading.Thread(target=watch, name="fashion-classify signals", daemon=True)
+    watcher = threading.Thread(target=watch, name=f"{prog} signals", daemon=True)
     watcher.start()
     try:
         yield stop

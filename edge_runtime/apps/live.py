@@ -15,6 +15,7 @@ import numpy as np
 from edge_runtime.classifier import Classifier
 from edge_runtime.media.sources import FrameSource
 from edge_runtime.photo.segment import empty_scene
+from edge_runtime.predictions import Prediction
 
 EMIT_MODES = ("every", "change")
 ROI_FRACTION = 0.9  # the default ROI: a centred square of 90% of the frame's short side
@@ -31,6 +32,7 @@ class LiveOptions:
     show: bool = False
     record: Path | None = None
     max_frames: int | None = None
+    prog: str = "fashion-classify"  # the command named in messages and the window title
 
 
 def parse_roi(text: str) -> tuple[int, int, int, int]:
@@ -80,9 +82,13 @@ class Smoother:
 
 
 def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict], None],
-             options: LiveOptions, stopped: Callable[[], bool]) -> int:
+             options: LiveOptions, stopped: Callable[[], bool],
+             on_frame: Callable[[np.ndarray, dict, Prediction], None] | None = None) -> int:
     """Run until the source ends, ``stopped()`` is true or ``max_frames`` is reached.
 
+    ``on_frame(annotated, record, prediction)``, when given, is called for every classified
+    frame (whatever ``emit`` says) with the annotated BGR frame, the frame's record and its
+    prediction (for the top-k), after ``write``: the web server's hand-over.
     Returns the number of frames classified (frames that built the empty scene are not).
     Raises FrameSourceError when the source fails for good; every record emitted before that
     has already been written.
@@ -111,13 +117,13 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
             if scene_shape is not None and crop.shape != scene_shape:
                 # A reconnect may bring another frame size: the scene learnt so far cannot be
                 # compared with these frames any more.
-                print(f"fashion-classify: the frame size changed to {width}x{height}: learning "
+                print(f"{options.prog}: the frame size changed to {width}x{height}: learning "
                       "the empty scene again", file=sys.stderr, flush=True)
                 scene, scene_shape = None, None
                 scene_frames.clear()
             if scene is None and options.background_frames:
                 if not scene_frames:
-                    print("fashion-classify: capturing the empty scene: keep the garment out of "
+                    print(f"{options.prog}: capturing the empty scene: keep the garment out of "
                           "view", file=sys.stderr, flush=True)
                     scene_shape = crop.shape
                 scene_frames.append(crop)
@@ -133,19 +139,21 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
                 rate = 1.0 / max(now - last_time, 1e-6)
                 fps = rate if fps == 0.0 else 0.9 * fps + 0.1 * rate
             last_time = now
+            record = {"time": round(time.time(), 3), "frame": frame_no,
+                      "label": prediction.label, "class_id": prediction.class_id,
+                      "score": prediction.score, "latency_ms": round(latency_ms, 2),
+                      "fps": round(fps, 1)}
+            if prediction.reason is not None:
+                record["reason"] = prediction.reason
             if options.emit == "every" or prediction.label != last_label:
-                record = {"time": round(time.time(), 3), "frame": frame_no,
-                          "label": prediction.label, "class_id": prediction.class_id,
-                          "score": prediction.score, "latency_ms": round(latency_ms, 2),
-                          "fps": round(fps, 1)}
-                if prediction.reason is not None:
-                    record["reason"] = prediction.reason
                 write(record)
                 last_label = prediction.label
-            if options.show or options.record:
+            if options.show or options.record or on_frame:
                 caption = (f"{prediction.label} {prediction.score:.2f}" if prediction.label
                            else prediction.reason) + f"  {fps:.0f} FPS"
                 annotated = imaging.annotate(frame, roi, caption)
+                if on_frame:
+                    on_frame(annotated, record, prediction)
                 if options.record:
                     if recorder is None:
                         recorder_size = (width, height)
@@ -155,7 +163,7 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
                     if (width, height) != recorder_size:  # a video keeps its first frame size
                         annotated = imaging.resize(annotated, *recorder_size)
                     recorder.write(annotated)
-                if options.show and not imaging.show(f"fashion-classify: {source.name}",
+                if options.show and not imaging.show(f"{options.prog}: {source.name}",
                                                      annotated):
                     break
             classified += 1

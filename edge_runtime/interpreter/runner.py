@@ -72,12 +72,13 @@ class ModelRunner:
         return self._raw_output(pixels).tolist()
 
     def probabilities_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
-        """(N, classes) probabilities for N prepared images, ``batch_size`` per invoke (one per
-        invoke for a model whose input cannot be resized)."""
+        """(N, classes) probabilities for N prepared images (for a model with another output,
+        such as a feature extractor, its N outputs), ``batch_size`` per invoke (one per invoke
+        for a model whose input cannot be resized)."""
         if self._interpreter is None:
             raise RuntimeError("model runner is closed; create a new one")
         images = np.asarray(images)
-        out = np.empty((len(images), self.n_outputs), np.float32)
+        out = np.empty((len(images), *self.output_spec.shape[1:]), np.float32)
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
             out[start : start + len(chunk)] = self._invoke_batch(chunk)
@@ -91,7 +92,7 @@ class ModelRunner:
                 self._batchable = False
                 self._resize(1)
         if not self._batchable:
-            return np.stack([self.probabilities(x) for x in chunk])
+            return np.stack([from_output(self._raw_output(x), self.output_spec) for x in chunk])
         shape = (len(chunk), *self.input_spec.shape[1:])
         self._interpreter.set_tensor(self.input_spec.index,
                                      to_input(chunk, self.input_spec).reshape(shape))

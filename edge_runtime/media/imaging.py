@@ -256,6 +256,14 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.tobytes()
 
 
+def encode_jpeg(pixels: np.ndarray, quality: int = 80) -> bytes:
+    """JPEG bytes of an 8-bit gray or BGR image (``quality`` 0-100): a live view's frames."""
+    ok, buffer = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"cannot encode an image of shape {pixels.shape} as JPEG")
+    return buffer.tobytes()
+
+
 def to_gray(pixels: np.ndarray) -> np.ndarray:
     """8-bit grayscale (ITU-R BT.601 luma, as Fashion-MNIST's conversion) of gray or BGR pixels."""
     return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)

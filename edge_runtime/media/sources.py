@@ -198,15 +198,16 @@ class ResilientSource:
     opens but delivers nothing backs off and gives up like one that cannot open. ``wait(s)``
     waits up to ``s`` seconds and returns true when the caller asked to stop (pass a
     ``threading.Event``'s ``wait``, so a signal ends a long wait at once); ``clock`` measures
-    the outage.
+    the outage. Log lines go to ``log``, by default to stderr behind the command's name ``prog``.
     """
 
     def __init__(self, source: FrameSource, policy: RetryPolicy | None = None,
                  log: Callable[[str], None] | None = None,
                  wait: Callable[[float], bool | None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, prog: str = "fashion-classify"
+                 ) -> None:
         self.source, self.policy = source, policy or RetryPolicy()
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.log = log or (lambda line: print(f"{prog}: {line}", file=sys.stderr, flush=True))
         self.wait, self.clock = wait, clock
         self.name, self.live = source.name, source.live
         self.stopped = False
@@ -225,7 +226,7 @@ class ResilientSource:
             except FrameSourceError as exc:
                 if not self.source.live:
                     raise
-                self.log(f"fashion-classify: {exc}; reopening")
+                self.log(f"{exc}; reopening")
                 self._recover(str(exc))
                 continue
             self._outage = None  # a frame: the outage, its backoff and its clock are over
@@ -249,7 +250,7 @@ class ResilientSource:
                 if elapsed >= self.policy.give_up_after_s:
                     raise FrameSourceError(f"{failure}; gave up after {outage.attempts} attempts "
                                            f"in {elapsed:.0f} s")
-                self.log(f"fashion-classify: {failure}; attempt {outage.attempts} failed, "
+                self.log(f"{failure}; attempt {outage.attempts} failed, "
                          f"retrying in {outage.delay:.1f} s")
                 if self.wait(outage.delay):
                     self.stopped = True
@@ -265,6 +266,6 @@ class ResilientSource:
                 failure = str(exc)
                 continue
             if self._outage.attempts > 1 or failure is not None:
-                self.log(f"fashion-classify: {self.name}: open (attempt {self._outage.attempts})")
+                self.log(f"{self.name}: open (attempt {self._outage.attempts})")
             return
 
