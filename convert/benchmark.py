@@ -31,28 +31,112 @@ REPEATS = 5
 LATENCY_INVOKES = 2000
 WARMUP_INVOKES = 200
 THROUGHPUT_IMAGES = 2048
+BATCH = 256  # images per invoke in the batch figures: what ModelRunner.probabilities_batch uses
 VARIANTS = ("float32", "float16", "dynamic", "int8")
+ARCHITECTURES = ("mlp", "cnn")  # the 28x28 models: models/fashion_ARCH_VARIANT.tflite
+PHOTO_MODEL = "fashion_photo_int8"  # the RGB photo model, measured on photos when shipped
+PHONE_PHOTOS = ((533, 400), (4000, 3000))  # a resized share and a 12-megapixel original
 _ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------- worker (one row, one process)
 
-def _predictors(model_path: Path, backend: str):
-    """(one image -> probabilities, images -> probabilities) for a row's model and runtime."""
-    if backend == "keras":
-        import tensorflow as tf  # only the Keras row's worker pays for TensorFlow
+def _percentiles(run, images) -> dict:
+    """p50 and p99 in microseconds of ``run(x)`` over ``images``, medians of :data:`REPEATS`
+    runs after a warm-up."""
+    for x in images[:WARMUP_INVOKES]:
+        run(x)
+    p50s, p99s = [], []
+    for _ in range(REPEATS):
+        latencies = []
+        for x in images:
+            start = time.perf_counter_ns()
+            run(x)
+            latencies.append((time.perf_counter_ns() - start) / 1000)
+        p50s.append(float(np.percentile(latencies, 50)))
+        p99s.append(float(np.percentile(latencies, 99)))
+    return {"p50": statistics.median(p50s), "p99": statistics.median(p99s),
+            "p50_runs": p50s, "p99_runs": p99s, "invokes_per_run": len(images)}
 
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        import keras
 
+def _rate(run, n: int) -> dict:
+    """Images per second of ``run()`` over ``n`` images, :data:`REPEATS` times."""
+    rates = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        run()
+        rates.append(n / (time.perf_counter() - start))
+    return _spread(rates)
+
+
+def _keras_row(model_path: Path, test) -> dict:
+    import tensorflow as tf  # only the Keras rows' workers pay for TensorFlow
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    load_ms = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
         model = keras.models.load_model(model_path)
-        return (lambda x: model(x[None], training=False).numpy()[0],
-                lambda batch: model.predict(batch, verbose=0, batch_size=len(batch)))
+        load_ms.append((time.perf_counter() - start) * 1000)
+    batch = test.images[:THROUGHPUT_IMAGES]
+    return {
+        "predicted": model.predict(test.images, batch_size=BATCH, verbose=0).argmax(axis=1),
+        "load_ms": _spread(load_ms),
+        "latency_us": _percentiles(lambda x: model(x[None], training=False).numpy(),
+                                   test.images[:LATENCY_INVOKES]),
+        "batch_ips": _rate(lambda: model.predict(batch, batch_size=BATCH, verbose=0),
+                           len(batch)),
+    }
+
+
+def _interpreter_row(model_path: Path, backend: str, test) -> dict:
+    """The bare interpreter (set_tensor + invoke + get_tensor on inputs already in the model's
+    dtype) and the whole call (``Classifier.classify`` on a 28x28 uint8 image), one image at a
+    time and in batches."""
+    from edge_runtime.classifier import Classifier
+    from edge_runtime.interpreter.backend import create_interpreter
+    from edge_runtime.interpreter.tensors import read_specs, to_input
+
+    load_ms = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        interpreter = create_interpreter(model_path, backend).interpreter
+        load_ms.append((time.perf_counter() - start) * 1000)
+    in_spec, out_spec = read_specs(interpreter, str(model_path))
+    shape = in_spec.shape[1:]
+    inputs = to_input(test.images, in_spec).reshape(len(test.images), 1, *shape)
+    set_tensor, invoke, get_tensor = (interpreter.set_tensor, interpreter.invoke,
+                                      interpreter.get_tensor)
+    i_in, i_out = in_spec.index, out_spec.index
+
+    def bare(x):
+        set_tensor(i_in, x)
+        invoke()
+        return get_tensor(i_out)
+
+    latency = _percentiles(bare, inputs[:LATENCY_INVOKES])
+    interpreter.resize_tensor_input(i_in, [BATCH, *shape])
+    interpreter.allocate_tensors()
+    chunks = [inputs[i : i + BATCH, 0] for i in range(0, THROUGHPUT_IMAGES, BATCH)]
+
+    def bare_batches():
+        for chunk in chunks:
+            bare(chunk)
+
+    batch_ips = _rate(bare_batches, THROUGHPUT_IMAGES)
     from edge_runtime.interpreter.runner import ModelRunner
 
-    runner = ModelRunner(model_path, backend)
-    return runner.probabilities, runner.probabilities_batch
+    predicted = ModelRunner(model_path, backend).probabilities_batch(test.images).argmax(axis=1)
+    with Classifier(model_path, backend=backend) as clf:
+        classify = _percentiles(clf.classify, test.images[:LATENCY_INVOKES])
+        images = list(test.images[:THROUGHPUT_IMAGES])
+        classify_batch_ips = _rate(lambda: clf.classify_batch(images), len(images))
+    return {"predicted": predicted, "load_ms": _spread(load_ms), "latency_us": latency,
+            "batch_ips": batch_ips, "classify_us": classify,
+            "classify_batch_ips": classify_batch_ips}
 
 
 def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
@@ -61,39 +145,12 @@ def worker(model_path: Path, backend: str, photos: Path | None) -> dict:
     from train.data import load_fashion_mnist
 
     test = load_fashion_mnist().test
-    load_ms = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        single, batch_fn = _predictors(model_path, backend)
-        load_ms.append((time.perf_counter() - start) * 1000)
-    predicted = batch_fn(test.images).argmax(axis=1)
-    for x in test.images[:WARMUP_INVOKES]:
-        single(x)
-    p50s, p99s = [], []
-    for _ in range(REPEATS):
-        latencies = []
-        for x in test.images[:LATENCY_INVOKES]:
-            start = time.perf_counter_ns()
-            single(x)
-            latencies.append((time.perf_counter_ns() - start) / 1000)
-        p50s.append(float(np.percentile(latencies, 50)))
-        p99s.append(float(np.percentile(latencies, 99)))
-    throughput = []
-    batch = test.images[:THROUGHPUT_IMAGES]
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        batch_fn(batch)
-        throughput.append(len(batch) / (time.perf_counter() - start))
-    result = {
-        "predicted": predicted.tolist(),
-        "load_ms": _spread(load_ms),
-        "latency_us": {"p50": statistics.median(p50s), "p99": statistics.median(p99s),
-                       "p50_runs": p50s, "p99_runs": p99s, "invokes_per_run": LATENCY_INVOKES},
-        "throughput_ips": _spread(throughput),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "runtime_version": backend_version("tensorflow" if backend == "keras" else backend),
-    }
+    result = (_keras_row(model_path, test) if backend == "keras"
+              else _interpreter_row(model_path, backend, test))
+    result["predicted"] = result["predicted"].tolist()
+    result |= {"python": platform.python_version(), "numpy": np.__version__,
+               "runtime_version": backend_version("tensorflow" if backend == "keras"
+                                                  else backend)}
     if photos is not None and backend != "keras":
         result["photo_top1"] = _photo_top1(model_path, backend, photos)
     return result
@@ -174,22 +231,26 @@ def cold_start(python: str, model_path: Path, backend: str, image: Path) -> dict
 
 # ---------------------------------------------------------------- driver (the table)
 
-def _rows(models: Path, keras_model: Path | None, legacy_python: Path | None):
-    """(name, variant, backend, model path, python) for every row to measure."""
+def _rows(models: Path, keras_models: dict[str, Path], legacy_python: Path | None):
+    """(name, architecture, variant, backend, model path, python) for every row to measure:
+    each architecture's Keras model, then its variants on every runtime."""
     from edge_runtime.interpreter.backend import available_backends
 
     rows, installed = [], available_backends()
-    if keras_model is not None and "tensorflow" in installed:
-        rows.append(("keras", "float32", "keras", keras_model, sys.executable))
-    for variant in VARIANTS:
-        path = models / f"fashion_mlp_{variant}.tflite"
-        if not path.is_file():
-            continue
-        for backend in installed:
-            rows.append((f"{variant}/{backend}", variant, backend, path, sys.executable))
-        if legacy_python is not None:
-            rows.append((f"{variant}/tflite-runtime", variant, "tflite-runtime", path,
-                         str(legacy_python)))
+    for arch in ARCHITECTURES:
+        if arch in keras_models and "tensorflow" in installed:
+            rows.append((f"{arch} keras", arch, "float32", "keras", keras_models[arch],
+                         sys.executable))
+        for variant in VARIANTS:
+            path = models / f"fashion_{arch}_{variant}.tflite"
+            if not path.is_file():
+                continue
+            for backend in installed:
+                rows.append((f"{arch} {variant}/{backend}", arch, variant, backend, path,
+                             sys.executable))
+            if legacy_python is not None:
+                rows.append((f"{arch} {variant}/tflite-runtime", arch, variant,
+                             "tflite-runtime", path, str(legacy_python)))
     return rows
 
 
@@ -245,13 +306,9 @@ def cli_figures(python: str, png_dir: Path, one_png: Path, out_file: Path) -> di
             "directory_images": n, "directory_ips": _spread(rates)}
 
 
-def live_figures(video: Path, photos: Path | None, n_frames: int = 300) -> dict:
-    """Per 640x480 frame: read (decode), ROI, photo preparation, classification, smoothing,
-    through the same loop as ``fashion-classify --video``, in this process, one thread."""
+def write_test_video(video: Path, photos: Path | None, n_frames: int = 300) -> Path:
+    """A 640x480 video of garments (the labelled photos, else noise), 10 frames per still."""
     from edge_runtime.media import imaging
-    from edge_runtime.classifier import Classifier
-    from edge_runtime.apps.live import LiveOptions, run_live
-    from edge_runtime.media.sources import OpenCVSource
 
     sources = sorted(photos.rglob("*.jpg"))[:30] if photos else []
     rng = np.random.default_rng(0)
@@ -261,63 +318,199 @@ def live_figures(video: Path, photos: Path | None, n_frames: int = 300) -> dict:
     for i in range(n_frames):
         writer.write(stills[(i // 10) % len(stills)])
     writer.release()
-    latencies = []
+    return video
+
+
+def live_figures(video: Path, photo_model: Path | None = None) -> dict:
+    """Per 640x480 frame of ``video``: read (decode), ROI, photo preparation, classification,
+    smoothing, through the same loop as ``fashion-classify --video``, in this process, one
+    thread, with the shipped models (or ``photo_model`` for the frames). End to end per frame
+    is the time between two frames' records; prepare + classify is the loop's own latency."""
+    from edge_runtime.apps.live import LiveOptions, run_live
+    from edge_runtime.classifier import Classifier
+    from edge_runtime.media.sources import OpenCVSource
+
+    latencies, stamps = [], []
+
+    def record(r: dict) -> None:
+        stamps.append(time.perf_counter())
+        latencies.append(r["latency_ms"])
+
     source = OpenCVSource(str(video))
     source.open()
-    with Classifier() as clf:
+    with Classifier(photo_model=photo_model) as clf:
         start = time.perf_counter()
-        frames = run_live(source, clf, lambda r: latencies.append(r["latency_ms"]),
-                          LiveOptions(), lambda: False)
+        frames = run_live(source, clf, record, LiveOptions(), lambda: False)
         wall = time.perf_counter() - start
+        model = clf.photo_bundle.name
     source.close()
-    return {"frames": frames, "per_frame_ms": wall * 1000 / frames,
+    per_frame = np.diff(stamps) * 1000
+    return {"photo_model": model, "frames": frames, "per_frame_ms": wall * 1000 / frames,
+            "frame_ms_p50": float(np.median(per_frame)),
+            "frame_ms_p95": float(np.percentile(per_frame, 95)),
             "prepare_classify_ms_p50": float(np.median(latencies)),
             "prepare_classify_ms_p95": float(np.percentile(latencies, 95))}
 
 
+def phone_photos(out: Path, photos: Path | None) -> list[Path]:
+    """JPEGs the size of a shared phone photo (533x400) and of a 12-megapixel original
+    (4000x3000), from a labelled photo when there is one, else from noise."""
+    import cv2  # the encoder; the device only decodes (edge_runtime.media.imaging)
+
+    from edge_runtime.media import imaging
+
+    source = next(iter(sorted(photos.rglob("*.jpg"))), None) if photos else None
+    picture = (imaging.read_image(source).pixels if source is not None else
+               np.random.default_rng(0).integers(0, 256, (400, 533, 3), dtype=np.uint8))
+    if picture.ndim == 2:
+        picture = cv2.cvtColor(picture, cv2.COLOR_GRAY2BGR)
+    portrait = picture.shape[0] > picture.shape[1]
+    written = []
+    for long_side, short_side in PHONE_PHOTOS:
+        width, height = (short_side, long_side) if portrait else (long_side, short_side)
+        ok, data = cv2.imencode(".jpg", imaging.resize(picture, width, height),
+                                [cv2.IMWRITE_JPEG_QUALITY, 90])
+        path = out / f"phone_{long_side}x{short_side}.jpg"
+        path.write_bytes(data.tobytes())
+        written.append(path)
+    return written
+
+
+def photo_figures(python: str, photo_model: Path, out: Path, photos: Path | None) -> dict:
+    """The photo model on the device: per 640x480 camera frame through the live loop, phone
+    photo decoding at the size the model needs, and ``fashion-classify`` on a 12-megapixel
+    photo (start to result, peak RSS)."""
+    from edge_runtime.classifier import Classifier
+    from edge_runtime.media import imaging
+
+    scratch = out / "photo-scratch"
+    scratch.mkdir(exist_ok=True)
+    with Classifier(photo_model=photo_model) as clf:
+        side = clf.photo_decode_side
+    decode = {}
+    for path in phone_photos(scratch, photos):
+        size = imaging.read_image(path).pixels.shape
+        timings = []
+        for _ in range(REPEATS * 4):
+            start = time.perf_counter()
+            imaging.read_image(path, side)
+            timings.append((time.perf_counter() - start) * 1000)
+        decode[path.stem] = {"size": f"{max(size[:2])}x{min(size[:2])}",
+                             "decode_ms": _spread(timings[1:])}
+    big = scratch / f"phone_{PHONE_PHOTOS[-1][0]}x{PHONE_PHOTOS[-1][1]}.jpg"
+    runs = [measure_process(python, _CLI_CODE, ["--photo-model", str(photo_model),
+                                                 "--preprocess", "photo", "--output",
+                                                 str(scratch / "out.jsonl"), str(big)])
+            for _ in range(REPEATS)]
+    if any(status != 0 for _, _, status in runs):
+        raise RuntimeError(f"fashion-classify --photo-model {photo_model} {big} failed")
+    live = live_figures(write_test_video(scratch / "frames.avi", photos), photo_model)
+    return {"model": photo_model.name, "decode_side": side, "decode": decode,
+            "cli_photo": {"photo": big.name, "first_result_s": _spread([r[0] for r in runs]),
+                          "peak_rss_mib": _spread([r[1] for r in runs])},
+            "live": live}
+
+
+def _median(row: dict, *keys: str) -> float:
+    """A nested figure of a row (NaN where the row lacks it), e.g. ``cold``, ``peak_rss_mib``."""
+    value = row
+    for key in keys:
+        value = value.get(key, {}) if isinstance(value, dict) else {}
+    if isinstance(value, dict):
+        value = value.get("median", float("nan")) if value else float("nan")
+    return float(value)
+
+
 def build_table(rows: list[dict]) -> str:
-    """The markdown table of all rows."""
-    head = ("| variant / runtime | accuracy | drop vs Keras (95% CI), pp | worst class drop, pp "
-            "| agreement | size, KB | load, ms | cold start, s | peak RSS, MiB | p50 / p99, us "
-            "| batch, img/s | real photos top-1 |")
-    lines = [head, "|" + "---|" * 12]
+    """The markdown table of all rows. Interpreter: set_tensor + invoke + get_tensor on the
+    bare interpreter; classify: ``Classifier.classify`` on a 28x28 image, the whole call."""
+    head = ("| model variant / runtime | accuracy | drop vs Keras (95% CI), pp "
+            "| worst class drop, pp | agreement | size, KB | load, ms | cold start, s "
+            "| peak RSS, MiB | interpreter p50 / p99, us | classify p50, us "
+            "| interpreter batch 256, img/s | classify_batch, img/s | real photos top-1 |")
+    columns = head.count("|") - 1
+    lines = [head, "|" + "---|" * columns]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['name']} | cannot run: {r['error']} |" + " |" * 10)
+            lines.append(f"| {r['name']} | cannot run: {r['error']} |" + " |" * (columns - 2))
             continue
         cmp_ = r.get("vs_keras", {})
-        drop = (f"{cmp_['drop_pp']:+.2f} ({cmp_['drop_ci95_pp'][0]:+.2f}, "
-                f"{cmp_['drop_ci95_pp'][1]:+.2f})" if cmp_ else "-")
+        drop, worst, agreement = (
+            (f"{cmp_['drop_pp']:+.2f} ({cmp_['drop_ci95_pp'][0]:+.2f}, "
+             f"{cmp_['drop_ci95_pp'][1]:+.2f})", f"{cmp_['worst_class_drop_pp']:+.1f}",
+             f"{cmp_['agreement']:.4f}") if cmp_ else
+            ("-", "-", "-") if r["backend"] != "keras" else ("-", "+0.0", "1.0000"))
         photo = f"{r['photo_top1']:.1%}" if "photo_top1" in r else "-"
-        cold = r.get("cold", {})
+        classify = f"{r['classify_us']['p50']:.0f}" if "classify_us" in r else "-"
+        classify_batch = (f"{r['classify_batch_ips']['median']:,.0f}"
+                          if "classify_batch_ips" in r else "-")
         lines.append(
-            f"| {r['name']} | {r['accuracy']:.2%} | {drop} "
-            f"| {cmp_.get('worst_class_drop_pp', 0):+.1f} | {cmp_.get('agreement', 1):.4f} "
+            f"| {r['name']} | {r['accuracy']:.2%} | {drop} | {worst} | {agreement} "
             f"| {r['size_kb']:.0f} | {r['load_ms']['median']:.1f} "
-            f"| {cold.get('cold_start_s', {}).get('median', float('nan')):.2f} "
-            f"| {cold.get('peak_rss_mib', {}).get('median', float('nan')):.0f} "
-            f"| {r['latency_us']['p50']:.0f} / {r['latency_us']['p99']:.0f} "
-            f"| {r['throughput_ips']['median']:,.0f} | {photo} |")
+            f"| {_median(r, 'cold', 'cold_start_s'):.2f} "
+            f"| {_median(r, 'cold', 'peak_rss_mib'):.0f} "
+            f"| {r['latency_us']['p50']:.1f} / {r['latency_us']['p99']:.1f} | {classify} "
+            f"| {r['batch_ips']['median']:,.0f} | {classify_batch} | {photo} |")
     return "\n".join(lines)
 
 
-def checks(rows: list[dict], cli: dict | None, live: dict | None = None
-           ) -> list[tuple[bool, str]]:
-    """The PASS/FAIL findings the table must show."""
-    by = {r["name"]: r for r in rows if "error" not in r}
+def _architecture_checks(arch: str, by: dict, failed: dict) -> list[tuple[bool, str]]:
+    label = arch.upper()
+    keras = by.get(f"{arch} keras")
+    f32, i8 = by.get(f"{arch} float32/ai-edge-litert"), by.get(f"{arch} int8/ai-edge-litert")
     out = []
-    f32, i8 = by.get("float32/ai-edge-litert"), by.get("int8/ai-edge-litert")
     if f32 and i8:
         ratio = i8["size_kb"] / f32["size_kb"]
-        out.append((ratio <= 0.3, f"int8 file is {ratio:.2f} x float32 (limit 0.30)"))
+        out.append((ratio <= 0.3, f"{label} int8 file is {ratio:.2f} x float32 (limit 0.30)"))
         a, b = i8["latency_us"]["p50"], f32["latency_us"]["p50"]
-        out.append((a <= b, f"int8 p50 {a:.1f} us vs float32 {b:.1f} us on ai-edge-litert"))
-    keras = by.get("keras")
-    if keras and i8 and "cold" in keras and "cold" in i8:
+        out.append((a <= b, f"{label} int8 interpreter p50 {a:.1f} us vs float32 {b:.1f} us on "
+                            "ai-edge-litert"))
+        if "classify_us" in i8 and "classify_us" in f32:
+            whole, float_whole = i8["classify_us"]["p50"], f32["classify_us"]["p50"]
+            ratio = whole / a
+            out.append((ratio <= 1.5 and whole < float_whole,
+                        f"{label} int8 through Classifier.classify on a prepared 28x28 input: "
+                        f"p50 {whole:.1f} us, {ratio:.2f} x the bare interpreter's {a:.1f} us "
+                        f"(limit 1.5x), float32's {float_whole:.1f} us (must be above)"))
+    if keras and i8 and "cold" in keras and "cold_start_s" in i8.get("cold", {}):
         speed = keras["cold"]["cold_start_s"]["median"] / i8["cold"]["cold_start_s"]["median"]
-        out.append((speed >= 15, f"edge cold start {speed:.1f}x faster than Keras (limit 15x)"))
+        out.append((speed >= 15, f"{label} edge cold start {speed:.1f}x faster than Keras "
+                                 "(limit 15x)"))
         rss = i8["cold"]["peak_rss_mib"]["median"] / keras["cold"]["peak_rss_mib"]["median"]
-        out.append((rss <= 1 / 8, f"edge peak RSS {rss:.3f} x Keras's (limit 0.125)"))
+        out.append((rss <= 1 / 8, f"{label} edge peak RSS {rss:.3f} x Keras's (limit 0.125)"))
+    if arch == "mlp" and i8:
+        ips = i8["batch_ips"]["median"]
+        out.append((ips >= 250_000, f"MLP int8 bare interpreter at batch {BATCH}: {ips:,.0f} "
+                                    "images/s (limit 250,000)"))
+    if arch == "cnn":
+        if keras:
+            acc = keras["accuracy"]
+            out.append((acc >= 0.93, f"CNN Keras test accuracy {acc:.2%} (target 93.0%, as a "
+                                     "3-seed mean)"))
+        if i8 and "vs_keras" in i8:
+            drop = i8["vs_keras"]["drop_pp"]
+            out.append((drop <= 0.3, f"CNN int8 drop {drop:+.2f} pp against Keras (limit 0.3)"))
+        if i8:
+            out.append((i8["size_kb"] <= 150,
+                        f"CNN int8 file {i8['size_kb']:.0f} KB (limit 150)"))
+            p50 = i8["latency_us"]["p50"]
+            out.append((p50 <= 200, f"CNN int8 interpreter p50 {p50:.0f} us on one thread "
+                                    "(limit 200)"))
+        legacy = f"{arch} int8/tflite-runtime"
+        if legacy in by:
+            out.append((True, f"CNN int8 loads and runs on tflite-runtime "
+                              f"{by[legacy].get('runtime_version')}"))
+        elif legacy in failed:
+            out.append((False, f"CNN int8 on tflite-runtime: {failed[legacy]['error']}"))
+    return out
+
+
+def checks(rows: list[dict], cli: dict | None, live: dict | None = None,
+           photo: dict | None = None) -> list[tuple[bool, str]]:
+    """The PASS/FAIL findings the table must show (ratios between rows of the same run)."""
+    by = {r["name"]: r for r in rows if "error" not in r}
+    failed = {r["name"]: r for r in rows if "error" in r}
+    out = [check for arch in ARCHITECTURES for check in _architecture_checks(arch, by, failed)]
     if cli:
         t, m = cli["first_result_s"]["median"], cli["peak_rss_mib"]["median"]
         out.append((t <= 0.25, f"fashion-classify start to first result {t:.3f} s (limit 0.25)"))
@@ -328,40 +521,88 @@ def checks(rows: list[dict], cli: dict | None, live: dict | None = None
         ms = live["per_frame_ms"]
         out.append((ms <= 15, f"640x480 frame read + prepare + classify + smooth {ms:.1f} ms "
                               "(limit 15)"))
+    if photo:
+        cli_photo = photo["cli_photo"]
+        rss = cli_photo["peak_rss_mib"]["median"]
+        out.append((rss <= 150, f"fashion-classify on a {cli_photo['photo']} photo with "
+                                f"{photo['model']}: peak RSS {rss:.0f} MiB (limit 150)"))
     return out
 
 
+def compare_architectures(rows: list[dict]) -> list[str]:
+    """Side by side, the MLP and the CNN as a device would run them: int8 on ai-edge-litert,
+    and which variants tflite-runtime 2.14 cannot run."""
+    by = {r["name"]: r for r in rows}
+    mlp, cnn = by.get("mlp int8/ai-edge-litert"), by.get("cnn int8/ai-edge-litert")
+    lines = []
+    if mlp and cnn and "error" not in mlp and "error" not in cnn:
+        lat_c, lat_m = cnn["latency_us"]["p50"], mlp["latency_us"]["p50"]
+        gain = (cnn["accuracy"] - mlp["accuracy"]) * 100
+        photo = (f"; real photos top-1 {cnn['photo_top1']:.1%} vs {mlp['photo_top1']:.1%}"
+                 if "photo_top1" in cnn and "photo_top1" in mlp else "")
+        lines.append(
+            f"- int8 on ai-edge-litert, CNN vs MLP: accuracy {cnn['accuracy']:.2%} vs "
+            f"{mlp['accuracy']:.2%} ({gain:+.2f} pp); interpreter p50 {lat_c:.1f} vs "
+            f"{lat_m:.1f} us ({lat_c / lat_m:.1f}x); file {cnn['size_kb']:.0f} vs "
+            f"{mlp['size_kb']:.0f} KB; peak RSS from process start to first prediction "
+            f"{_median(cnn, 'cold', 'peak_rss_mib'):.0f} vs "
+            f"{_median(mlp, 'cold', 'peak_rss_mib'):.0f} MiB; "
+            f"batch {BATCH} {cnn['batch_ips']['median']:,.0f} vs "
+            f"{mlp['batch_ips']['median']:,.0f} images/s{photo}")
+    for arch in ARCHITECTURES:
+        legacy = [r for r in rows if r["name"].startswith(f"{arch} ")
+                  and r["backend"] == "tflite-runtime"]
+        if legacy:
+            refused = [r["variant"] for r in legacy if "error" in r]
+            lines.append(f"- {arch.upper()} on tflite-runtime 2.14: "
+                         + (f"cannot run {', '.join(refused)}" if refused
+                            else "runs every variant"))
+    return lines
+
+
 def plot(rows: list[dict], out: Path) -> list[str]:
-    """Accuracy against p50 latency and against file size, one point per row: colour is the
-    variant, marker the runtime (needs matplotlib; skipped without it)."""
+    """Accuracy against p50 interpreter latency and against file size, one point per row:
+    colour is the variant (black: Keras), marker the runtime, hollow the MLP and filled the CNN
+    (needs matplotlib; skipped without it)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
     except ImportError:
         return []
     colours = {"float32": "tab:blue", "float16": "tab:green", "dynamic": "tab:orange",
                "int8": "tab:red"}
     markers = {"keras": "*", "ai-edge-litert": "o", "tflite-runtime": "s", "tensorflow": "^"}
     good = [r for r in rows if "error" not in r]
+    handles = ([Line2D([], [], ls="", marker="o", color=c, label=v) for v, c in colours.items()]
+               + [Line2D([], [], ls="", marker="*", color="black", label="Keras")]
+               + [Line2D([], [], ls="", marker=m, color="grey", label=b)
+                  for b, m in markers.items() if b != "keras"]
+               + [Line2D([], [], ls="", marker="o", color="grey", markerfacecolor="none",
+                         label="MLP (hollow)"),
+                  Line2D([], [], ls="", marker="o", color="grey", label="CNN (filled)")])
     written = []
     for key, xlabel, fname in (
-        ("latency", "single-image latency p50 (us, log scale)", "accuracy_latency.png"),
+        ("latency", "single-image interpreter latency p50 (us, log scale)",
+         "accuracy_latency.png"),
         ("size", "file size (KB, log scale)", "accuracy_size.png"),
     ):
-        fig, ax = plt.subplots(figsize=(8, 4.8))
+        fig, ax = plt.subplots(figsize=(8.5, 5))
         for r in good:
             x = r["latency_us"]["p50"] if key == "latency" else r["size_kb"]
             colour = "black" if r["backend"] == "keras" else colours[r["variant"]]
-            ax.scatter(x, r["accuracy"] * 100, s=90 if r["backend"] == "keras" else 45,
-                       marker=markers[r["backend"]], color=colour, label=r["name"], alpha=0.8)
+            filled = r.get("arch") == "cnn"
+            ax.scatter(x, r["accuracy"] * 100, s=110 if r["backend"] == "keras" else 50,
+                       marker=markers[r["backend"]], edgecolors=colour, linewidths=1.4,
+                       facecolors=colour if filled else "none", alpha=0.85)
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
-        ax.set_title(f"Fashion-MNIST MLP: accuracy against {key}")
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.set_title(f"Fashion-MNIST MLP (hollow) and CNN (filled): accuracy against {key}")
+        ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         with atomic_path(out / fname) as tmp:
             fig.savefig(tmp, dpi=110)
@@ -383,13 +624,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(
         prog="fashion-bench",
-        description="Benchmark every model variant on every installed interpreter: accuracy, "
-        "drop against Keras, size, load time, cold start, peak RSS, latency, throughput and "
-        "real-photo accuracy. Writes results.json, results.md and PNG plots.")
+        description="Benchmark every model variant of both architectures (MLP, CNN) on every "
+        "installed interpreter: accuracy, drop against Keras, size, load time, cold start, peak "
+        "RSS, interpreter and whole-call latency, batch throughput and real-photo accuracy; and, "
+        "when the photo model is shipped, camera frames, photo decoding and fashion-classify "
+        "on a photo with it. Writes results.json, results.md and PNG plots.")
     parser.add_argument("--models", type=Path, default=None,
                         help="directory of NAME.tflite bundles (default: the shipped models)")
     parser.add_argument("--keras", type=Path, default=Path("runs/default/model.keras"),
-                        help="the Keras model for the reference row (default: %(default)s)")
+                        help="the MLP's Keras model, for its reference row (default: %(default)s)")
+    parser.add_argument("--cnn-keras", type=Path, default=Path("runs/cnn/model.keras"),
+                        help="the CNN's Keras model, for its reference row (default: "
+                        "%(default)s)")
     parser.add_argument("--legacy-python", type=Path, metavar="PATH",
                         help="python of a tflite-runtime environment, for its rows")
     parser.add_argument("--photos", type=Path, default=_ROOT.parent / "shared" / "real-photos",
@@ -402,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
 
     models = args.models or models_dir()
     photos = args.photos if args.photos and args.photos.is_dir() else None
-    keras_model = args.keras if args.keras.is_file() else None
+    keras_models = {arch: path for arch, path in (("mlp", args.keras), ("cnn", args.cnn_keras))
+                    if path.is_file()}
     test = load_fashion_mnist().test
     args.out.mkdir(parents=True, exist_ok=True)
     png_dir = args.out / "pngs"
@@ -411,11 +658,11 @@ def main(argv: list[str] | None = None) -> int:
         (png_dir / f"{i:05d}.png").write_bytes(encode_png(image))
     one_png = png_dir / "00000.png"
 
-    plan = _rows(models, keras_model, args.legacy_python)
+    plan = _rows(models, keras_models, args.legacy_python)
     results, predictions = [], {}
-    for index, (name, variant, backend, path, python) in enumerate(plan, 1):
+    for index, (name, arch, variant, backend, path, python) in enumerate(plan, 1):
         print(f"[{index}/{len(plan)}] {name} ...", file=sys.stderr, flush=True)
-        row = {"name": name, "variant": variant, "backend": backend}
+        row = {"name": name, "arch": arch, "variant": variant, "backend": backend}
         row |= run_worker(python, path, backend, photos if backend != "keras" else None)
         if "error" not in row:
             predictions[name] = np.array(row.pop("predicted"))
@@ -423,37 +670,69 @@ def main(argv: list[str] | None = None) -> int:
             row["accuracy"] = float((predictions[name] == test.labels).mean())
             row["cold"] = cold_start(python, path, backend, one_png)
         results.append(row)
-    if "keras" in predictions:
-        for row in results:
-            if row["name"] != "keras" and row["name"] in predictions:
-                row["vs_keras"] = compare_predictions(test.labels, predictions["keras"],
-                                                      predictions[row["name"]]).as_dict()
+    for row in results:
+        reference = predictions.get(f"{row['arch']} keras")
+        if row["backend"] != "keras" and reference is not None and row["name"] in predictions:
+            row["vs_keras"] = compare_predictions(test.labels, reference,
+                                                  predictions[row["name"]]).as_dict()
     print("[cli] fashion-classify end to end ...", file=sys.stderr, flush=True)
     cli = cli_figures(sys.executable, png_dir, one_png, args.out / "cli.jsonl")
     print("[live] 640x480 frames through the live loop ...", file=sys.stderr, flush=True)
-    live = live_figures(args.out / "frames.avi", photos)
-    found = checks(results, cli, live)
+    live = live_figures(write_test_video(args.out / "frames.avi", photos))
+    photo_model = models / f"{PHOTO_MODEL}.tflite"
+    photo = None
+    if photo_model.is_file():
+        print(f"[photo] {photo_model.name}: frames, photo decoding, fashion-classify ...",
+              file=sys.stderr, flush=True)
+        photo = photo_figures(sys.executable, photo_model, args.out, photos)
+    found = checks(results, cli, live, photo)
     info = machine()
-    payload = {"machine": info, "rows": results, "cli": cli, "live": live,
+    payload = {"machine": info, "rows": results, "cli": cli, "live": live, "photo_model": photo,
                "checks": [{"pass": ok, "check": text} for ok, text in found]}
     write_text_atomic(args.out / "results.json", json.dumps(payload, indent=2) + "\n")
-    table = build_table(results)
     libraries = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
     legacy = " (tflite-runtime rows: its own environment, see results.json)" \
         if args.legacy_python else ""
     header = (f"Benchmark {info['date'][:10]} on {info['cpu']}, {info['cores']} cores, Python "
               f"{info['python']}, {libraries}{legacy}; one interpreter thread; medians of "
-              f"{REPEATS} runs.\n\n")
-    figures = (f"\n\nfashion-classify: first result {cli['first_result_s']['median']:.3f} s, peak RSS "
-               f"{cli['peak_rss_mib']['median']:.1f} MiB, {cli['directory_ips']['median']:,.0f} PNG/s "
-               f"({cli['directory_images']} files, JSON Lines); live loop: "
-               f"{live['per_frame_ms']:.1f} ms per 640x480 frame\n\n")
-    verdicts = "\n".join(f"- {'PASS' if ok else 'FAIL'}: {text}" for ok, text in found) + "\n"
-    write_text_atomic(args.out / "results.md", header + table + figures + verdicts)
+              f"{REPEATS} runs. Interpreter: set_tensor + invoke + get_tensor on the bare "
+              f"interpreter; classify: Classifier.classify on a 28x28 image, the whole call; "
+              f"batch: {BATCH} images per invoke.\n\n")
+    text = header + build_table(results) + "\n\n" + figures_text(cli, live, photo)
+    comparison = compare_architectures(results)
+    if comparison:
+        text += "\nMLP or CNN:\n" + "\n".join(comparison) + "\n"
+    text += "\n" + "\n".join(f"- {'PASS' if ok else 'FAIL'}: {line}" for ok, line in found) + "\n"
+    write_text_atomic(args.out / "results.md", text)
     plots = plot(results, args.out)
-    print(header + table + figures + verdicts, end="")
+    print(text, end="")
     print(f"wrote {args.out}/results.json, results.md" + "".join(f", {p}" for p in plots))
     return 0 if all(ok for ok, _ in found) else 1
+
+
+def figures_text(cli: dict, live: dict, photo: dict | None) -> str:
+    """The end-to-end figures below the table, as markdown lines."""
+    lines = [f"- fashion-classify: first result {cli['first_result_s']['median']:.3f} s, peak "
+             f"RSS {cli['peak_rss_mib']['median']:.1f} MiB, "
+             f"{cli['directory_ips']['median']:,.0f} PNG/s ({cli['directory_images']} files, "
+             f"JSON Lines)",
+             f"- live loop, {live['photo_model']} for the frames: "
+             f"{live['per_frame_ms']:.1f} ms per 640x480 frame (mean; p50 "
+             f"{live['frame_ms_p50']:.1f}, p95 {live['frame_ms_p95']:.1f} ms)"]
+    if photo:
+        frames, cli_photo = photo["live"], photo["cli_photo"]
+        decode = "; ".join(f"{d['size']} {d['decode_ms']['median']:.1f} ms"
+                           for d in photo["decode"].values())
+        lines += [f"- photo model {photo['model']}: per 640x480 camera frame end to end "
+                  f"(read, ROI, segmentation, letterbox, classify, smooth; one thread) p50 "
+                  f"{frames['frame_ms_p50']:.1f} ms, p95 {frames['frame_ms_p95']:.1f} ms "
+                  f"(prepare + classify p50 {frames['prepare_classify_ms_p50']:.1f} ms)",
+                  f"- phone photo JPEG decode at the short side it needs "
+                  f"({photo['decode_side']} px), p50: {decode}",
+                  f"- fashion-classify on the {cli_photo['photo']} photo with it: "
+                  f"{cli_photo['first_result_s']['median']:.2f} s start to result, peak RSS "
+                  f"{cli_photo['peak_rss_mib']['median']:.0f} MiB"]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quantization", nargs="+", default=["float32", "int8"],
                         choices=["float32", "float16", "dynamic", "int8"])
     parser.add_argument("--out", type=Path, default=Path("models"), metavar="DIR")
-    parser.add_argument("--name", default="fashion_mlp",
-                        help="file name prefix: NAME_MODE.tflite (default: %(default)s)")
+    parser.add_argument("--name",
+                        help="file name prefix: NAME_MODE.tflite (default: the Keras model's "
+                        "name, fashion_mlp or fashion_cnn, so that converting one architecture "
+                        "never replaces the other's bundles)")
     parser.add_argument("--tolerance-pp", type=float, default=0.5,
                         help="largest overall accuracy drop allowed, in points (default 0.5)")
     parser.add_argument("--per-class-tolerance-pp", type=float, default=2.0,
@@ -71,6 +73,9 @@ def probe_runtimes(model_bytes: bytes, legacy_python: Path | None) -> dict[str, 
             else:
                 tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
                 results["tflite-runtime"] = {"loads": None, "error": f"probe failed: {tail}"}
+    for result in results.values():  # the temporary path means nothing in a manifest
+        if "error" in result:
+            result["error"] = result["error"].replace(f"{path}: ", "")
     return results
 
 
@@ -153,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     run = training_run(args.model)
-    shape = tuple(model.input.shape[1:])
+    shape = tuple(model.inputs[0].shape[1:])
     photo = len(shape) == 3 and shape[-1] == 3
     try:
         evaluation = (photo_set(run, data, args.photos, shape[0], args.calibration_size,
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     status = 0
     for mode in args.quantization:
-        name = f"{args.name}_{mode}"
+        name = f"{args.name or model.name}_{mode}"
         with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its graph
             model_bytes = convert(model, mode, evaluation.calibration)
         if photo:
@@ -223,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
             evaluated_with=f"{runner.backend} {runtimes[runner.backend]['version']}",
             runtimes=runtimes,
         )
+        if photo:  # so that any runtime can check it reproduces the model, label for label
+            for part, rows in evaluation.parts.items():
+                manifest["metrics"]["parts"][part]["predicted"] = "".join(
+                    str(label) for label in candidate[rows])
         if crossval:
             manifest["metrics"]["cross_validated"] = crossval
             if crossval["int8_drop_pp"] > args.tolerance_pp:

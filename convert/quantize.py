@@ -9,13 +9,15 @@ MODES = ("float32", "float16", "dynamic", "int8")
 
 
 def calibration_indices(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
-    """``size`` indices drawn evenly from every class (stratified), reproducible for a seed."""
+    """``size`` indices drawn evenly from every class (stratified), reproducible for a seed; a
+    class with fewer members than its share gives all it has."""
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     per_class = np.full(len(classes), size // len(classes))
     per_class[: size % len(classes)] += 1
-    picks = [rng.choice(np.flatnonzero(labels == c), n, replace=False)
-             for c, n in zip(classes, per_class)]
+    members = [np.flatnonzero(labels == c) for c in classes]
+    picks = [rng.choice(rows, min(n, len(rows)), replace=False)
+             for rows, n in zip(members, per_class)]
     return np.sort(np.concatenate(picks))
 
 

@@ -1,6 +1,6 @@
 # The photo model's training recipe, sourced by build_photo_model.sh, so that the model that
-# ships and the cross-validated fold models are trained alike. Every setting was chosen by
-# cross-validation on the development photos (README, "Real photos"), never on fold 0.
+# ships and the cross-validated fold models are trained alike. The defaults of fashion-train
+# --arch photo-lite0 were chosen by cross-validation on the development photos (README,
+# "Real photos"), never on fold 0.
 PHOTOS=${PHOTOS:-../shared}
-PHOTO_TRAIN_ARGS=(--arch photo-lite0 --photos "$PHOTOS" --hidden 512 --batch-size 1024
-                  --learning-rate 0.003)
+PHOTO_TRAIN_ARGS=(--arch photo-lite0 --photos "$PHOTOS")

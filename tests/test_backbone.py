@@ -259,7 +259,8 @@ def test_loading_fails_loudly_on_missing_unused_or_misshapen_weights(imagenet_st
 
 @pytest.mark.tensorflow
 def test_trunk_gives_pooled_features_at_any_size_and_splits_at_block_boundaries():
-    from train.photo.efficientnet_lite import NUM_BLOCKS, STAGE_STARTS, build_efficientnet_lite0, split_at_block
+    from train.photo.efficientnet_lite import (NUM_BLOCKS, STAGE_STARTS, build_efficientnet_lite0,
+                                               split_at_block)
 
     trunk = build_efficientnet_lite0(include_top=False)  # random weights: wiring is what matters
     rng = np.random.default_rng(0)

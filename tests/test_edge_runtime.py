@@ -248,7 +248,7 @@ def test_product_shot_on_a_light_background_is_classified_like_the_original(fash
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["float32", "float16", "dynamic", "int8", "photo_int8"])
+@pytest.mark.parametrize("name", ["float32", "float16", "dynamic", "int8"])
 def test_shipped_models_measure_what_their_manifests_say(fashion, name):
     from edge_runtime.interpreter.backend import ModelLoadError
     from edge_runtime.interpreter.runner import ModelRunner
@@ -275,7 +275,7 @@ def test_shipped_models_measure_what_their_manifests_say(fashion, name):
 
 def test_classifier_options_are_keyword_only_and_checked():
     with pytest.raises(TypeError):
-        Classifier(shipped("int8"), "ai-edge-litert")  # noqa: the second option must be named
+        Classifier(shipped("int8"), "ai-edge-litert")  # the second option must be named
     with pytest.raises(ValueError, match="threshold 1.5, expected a value within 0..1"):
         Classifier(threshold=1.5)
     with pytest.raises(ValueError, match="preprocess 'photos'"):

@@ -17,9 +17,8 @@ import pytest
 
 from edge_runtime import Classifier
 from edge_runtime.apps.classify import main
-from edge_runtime.media.imaging import DecodedImage, decode_image
+from edge_runtime.media.imaging import decode_image
 from edge_runtime.apps.live import LiveOptions, Smoother, centred_square, parse_roi, run_live
-from edge_runtime.photo.preprocess import prepare_photo
 from edge_runtime.media.sources import (FrameSourceError, PiCameraSource, ResilientSource,
                                   RetryPolicy)
 from tests.test_photos import synthetic_photo
@@ -41,7 +40,7 @@ def _frames_for(fashion, indices, rng, size=(640, 480)):
 def _reads_right(clf: Classifier, frame: np.ndarray, expected: int) -> bool:
     """Whether the live path (centred ROI, photo preparation) reads this frame right."""
     x, y, w, h = centred_square(*frame.shape[:2])
-    prepared = prepare_photo(DecodedImage(frame[y : y + h, x : x + w]))
+    prepared = clf.prepare(frame[y : y + h, x : x + w], mode="photo")
     return prepared.mask.any() and int(np.argmax(clf.probabilities(prepared))) == expected
 
 

@@ -275,3 +275,50 @@ def test_raw_pixel_input_must_have_scale_one(trained):
 def test_missing_metadata_environment_is_a_clear_error(tmp_path):
     with pytest.raises(MetadataToolError, match="scripts/setup_extra_envs.sh"):
         add_image_classifier_metadata(b"model", INFO, python=tmp_path / "no-such-python")
+
+
+SHIPPED_PHOTO_MODEL = ROOT / "models" / "fashion_photo_int8.tflite"
+
+
+@pytest.mark.slow
+@needs_mediapipe_env
+@pytest.mark.skipif(not SHIPPED_PHOTO_MODEL.is_file(), reason="no shipped photo model")
+def test_mediapipe_runs_the_shipped_photo_model_unchanged_and_agrees(fashion, tmp_path):
+    """MediaPipe stretches a photo to the model's input where fashion-classify letterboxes it;
+    given the letterboxed picture (which fashion-classify passes through as it is), both read
+    the same scores and decide the same label."""
+    import cv2
+
+    from edge_runtime.classifier import Classifier
+    from edge_runtime.media.imaging import read_image
+    from edge_runtime.photo.preprocess import letterbox
+    from train.photo.renderings import product_shot
+
+    runner = ModelRunner(SHIPPED_PHOTO_MODEL)
+    if runner.backend == "tflite-runtime":
+        pytest.skip("MediaPipe runs LiteRT's kernels; tflite-runtime 2.14's differ on this deep "
+                    "int8 network (tests/test_photo_model.py bounds how much)")
+    rng = np.random.default_rng(5)
+    chosen = range(0, 600, 20)  # 30 test garments, every class
+    paths = []
+    for index in chosen:
+        path = tmp_path / f"{index}.png"
+        shot = product_shot(fashion.test.images[index], rng)  # BGR
+        cv2.imwrite(str(path), cv2.cvtColor(letterbox(shot, runner.layout), cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    done = subprocess.run([str(MEDIAPIPE_PYTHON), "-c", MEDIAPIPE_CLASSIFY,
+                           str(SHIPPED_PHOTO_MODEL), *map(str, paths)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mediapipe_scores = [json.loads(line) for line in done.stdout.splitlines()]
+    right = 0
+    with Classifier(SHIPPED_PHOTO_MODEL) as clf:
+        for path, index, scores in zip(paths, chosen, mediapipe_scores, strict=True):
+            ours = runner.probabilities(read_rgb(path))
+            theirs = np.array([scores[name] for name in FASHION_MNIST_LABELS])
+            np.testing.assert_allclose(theirs, ours, atol=1e-6, err_msg=str(path))
+            top = FASHION_MNIST_LABELS.index(next(iter(scores)))  # sorted by descending score
+            decided = clf.classify(read_image(path, clf.photo_decode_side))
+            assert ours[top] == ours[decided.class_id] == ours.max(), f"{path}: {decided.label}"
+            right += decided.class_id == fashion.test.labels[index]
+    assert right >= 0.8 * len(paths)

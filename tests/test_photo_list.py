@@ -306,7 +306,10 @@ def test_ctrl_c_mid_download_leaves_no_half_written_file(sample):
         process = subprocess.Popen(
             [sys.executable, "-m", "train.photo.assemble", "--out", str(sample["out"]),
              "--list", str(sample["list"]), "--base-url", url, "--workers", "1", "--timeout", "10"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # As from a terminal: a shell's background job (a CI step run with &) starts its
+            # children with SIGINT ignored, and Python then never raises KeyboardInterrupt.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             assert got_request.wait(15), "the download never started"
             time.sleep(0.2)

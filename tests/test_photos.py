@@ -10,7 +10,7 @@ import pytest
 
 from edge_runtime import Classifier
 from edge_runtime.media.imaging import decode_image
-from edge_runtime.photo.preprocess import GARMENT_MEAN, PHOTO_DECODE_MIN_SIDE, prepare, render_garment
+from edge_runtime.photo.preprocess import GARMENT_MEAN, render_garment
 from tests.conftest import REAL_PHOTOS
 
 
@@ -95,14 +95,15 @@ def test_photo_path_keeps_the_mask_and_save_inputs_writes_it(fashion, tmp_path):
     rng = np.random.default_rng(1)
     photo = tmp_path / "shirt.jpg"
     photo.write_bytes(synthetic_photo(fashion.test.images[1], "light", rng))
-    prepared = prepare(decode_image(photo.read_bytes(), min_side=PHOTO_DECODE_MIN_SIDE), "auto")
+    with Classifier() as clf:
+        prepared = clf.prepare(decode_image(photo.read_bytes(), min_side=clf.photo_decode_side))
     assert prepared.mode == "photo" and prepared.mask is not None and prepared.mask.any()
     saved = tmp_path / "inputs"
     assert main(["--save-inputs", str(saved), str(photo)]) == 0
     names = sorted(p.name for p in saved.iterdir())
     assert names == ["00000_shirt.png", "00000_shirt_mask.png"]
-    seen = cv2.imread(str(saved / names[0]), cv2.IMREAD_UNCHANGED)
-    assert seen.shape == (28, 28) and np.array_equal(seen, prepared.pixels)
+    seen = cv2.imread(str(saved / names[0]), cv2.IMREAD_UNCHANGED)  # BGR
+    assert seen.shape == (224, 224, 3) and np.array_equal(seen[:, :, ::-1], prepared.pixels)
 
 
 @pytest.mark.photos
@@ -182,3 +183,41 @@ def test_cross_validation_scores_each_fold_with_its_own_model(fashion, tmp_path)
     np.testing.assert_array_equal(crossed[fold0], by_photo_model[fold0])
     np.testing.assert_array_equal(crossed[~fold0], by_clean_model[~fold0])
     assert names == [PHOTO_MODEL_NAME, "fashion_mlp_int8", "fashion_mlp_int8"]
+
+
+@pytest.mark.slow
+def test_product_shots_of_a_thousand_test_garments_read_right_through_the_auto_path(fashion):
+    """Test-set garments as studio product shots (dark on light, enlarged 9-12x, off-centre,
+    noise, JPEG: how Fashion-MNIST's own source pictures look), classified as fashion-classify
+    does with its defaults: they are photos, so the photo model reads them."""
+    rng = np.random.default_rng(12)
+    labels = fashion.test.labels
+    chosen = [i for c in range(10) for i in np.flatnonzero(labels == c)[:100]]
+    with Classifier() as clf:
+        right = sum(
+            clf.classify(decode_image(synthetic_photo(fashion.test.images[i], "light", rng),
+                                      min_side=clf.photo_decode_side)).class_id == labels[i]
+            for i in chosen)
+    # The shipped photo model reads 86.9% of them (the target is 90%: README, "Real photos");
+    # this guards against a model or a path that reads fewer.
+    assert right / len(chosen) >= 0.85, f"{right} of {len(chosen)} product shots right"
+
+
+def test_evaluation_scores_exactly_what_fashion_classify_prints(fashion, tmp_path, capsys):
+    """Same decision, threshold included: a photo whose top score is below it has no label in
+    fashion-classify's records and counts as wrong in fashion-evaluate."""
+    from edge_runtime.apps.classify import main as classify
+    from edge_runtime.apps.evaluate import evaluate
+    from edge_runtime.photo.folds import find_photos
+    from edge_runtime.labels import FASHION_MNIST_LABELS
+
+    write_photo_folder(tmp_path, fashion, [("Trouser", 1), ("Shirt", 6), ("Coat", 4)], 4, 3)
+    photos = find_photos(tmp_path, FASHION_MNIST_LABELS)
+    assert classify([str(p.path) for p in photos] + ["--threshold", "0.6"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    printed = [-1 if r["class_id"] is None else r["class_id"] for r in records]
+    assert -1 in printed and set(printed) - {-1}, "the threshold must bite on some photos only"
+    with Classifier(threshold=0.6) as clf:
+        scored = evaluate(clf, photos)
+    assert scored["predicted"].tolist() == printed
+    assert scored["top3"][:, 0].tolist() == [r["top_k"][0]["class_id"] for r in records]

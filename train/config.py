@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run; same config and data give the same model on CPU."""
+    """Everything that decides a training run of a 28x28 model (``arch``: ``mlp`` or ``cnn``,
+    see :mod:`train.model`); same config and data give the same model on CPU."""
 
+    arch: str = "mlp"
     epochs: int = 50
     batch_size: int = 128
     learning_rate: float = 1e-3

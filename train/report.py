@@ -17,6 +17,7 @@ from edge_runtime.media.atomic_files import atomic_path, write_text_atomic
 from train import metrics, plots
 from train.data import CLASS_NAMES, FashionMNIST
 from train.config import TrainConfig
+from train.model import DESCRIPTIONS
 from train.training import TrainResult
 
 MODEL_FILE = "model.keras"
@@ -72,6 +73,8 @@ def write_run(out_dir: Path, result: TrainResult, data: FashionMNIST, config: Tr
     evaluation = evaluate(result.model, data)
     matrix = np.array(evaluation["confusion_matrix"])
     report = {
+        "architecture": DESCRIPTIONS[config.arch],
+        "parameters": int(result.model.count_params()),
         **evaluation,
         "history": {k: [float(v) for v in vs] for k, vs in result.history.items()},
         "epochs_run": len(result.history["loss"]),
@@ -90,7 +93,8 @@ def write_run(out_dir: Path, result: TrainResult, data: FashionMNIST, config: Tr
     write_text_atomic(out_dir / METRICS_FILE, json.dumps(report, indent=2) + "\n")
     write_text_atomic(out_dir / REPORT_FILE, metrics.classification_report(matrix, CLASS_NAMES))
     recall = metrics.per_class_scores(matrix)["recall"]
-    title = f"Confusion matrix, test accuracy {evaluation['test_accuracy']:.2%}"
+    title = (f"Confusion matrix ({config.arch.upper()}), test accuracy "
+             f"{evaluation['test_accuracy']:.2%}")
     for key, writer in (
         ("confusion_matrix", lambda p: plots.plot_confusion_matrix(matrix, CLASS_NAMES, p, title)),
         ("learning_curves", lambda p: plots.plot_learning_curves(result.history, p)),

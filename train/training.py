@@ -1,4 +1,4 @@
-"""Fit the MLP: seeded split, dropout, label smoothing, weight decay, cosine learning-rate
+"""Fit a 28x28 model (MLP or CNN): seeded split, dropout, label smoothing, weight decay, cosine learning-rate
 decay, best validation weights restored."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def train_model(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     (x_fit, y_fit), (x_val, y_val) = split_train_validation(images, labels, config)
-    model = build_model(config.dropout)
+    model = build_model(config.arch, config.dropout)
     steps = config.epochs * int(np.ceil(len(x_fit) / config.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, steps))
     model.compile(

@@ -15,10 +15,13 @@ class PhotoTrainConfig:
     holdout_fold: int = 0  # the fold of the evaluation photos kept out of training
     balance: float = 1.0  # class c weighs n_c ** -balance among the real photos
     render_weight: float = 1.0  # all renderings together, against all real photos
-    hidden: int = 0  # units of a hidden layer in the head; 0: a linear head
+    # Fine-tune the backbone from this block on (16 blocks; 15: its last stage); below it the
+    # backbone stays as ImageNet trained it.
+    fine_tune_from: int = 15
+    hidden: int = 512  # units of a hidden layer in the head; 0: a linear head
     dropout: float = 0.2
-    epochs: int = 30
-    batch_size: int = 256
+    epochs: int = 6
+    batch_size: int = 128
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1

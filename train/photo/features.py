@@ -1,10 +1,11 @@
 """Backbone features of the training views, computed once and cached.
 
-The backbone is frozen, so each view's pooled 1280-d feature vector is all the head needs. They
-are computed by a float32 TFLite copy of the Keras backbone (outputs equal Keras's within 1e-5,
-and XNNPACK runs it 4-6 times faster than TensorFlow on a CPU), on two threads, while other
-threads prepare the next views. A cache file keyed by everything that decides the features lets
-cross-validation folds and repeated runs share them.
+The backbone is frozen below the block where fine-tuning starts, so each view's feature map
+there (7x7x192 before the last stage, at 224 px) is all training needs. They are computed by a
+float32 TFLite copy of that frozen part (outputs equal Keras's within 1e-5, and XNNPACK runs it
+4-6 times faster than TensorFlow on a CPU), on two threads, while another thread prepares the
+next views. A cache file keyed by everything that decides the features lets cross-validation
+folds and repeated runs share them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ EXTRACT_THREADS = 2
 
 def backbone_model(layout: ImageLayout, weights: Path | None = None):
     """The Keras EfficientNet-Lite0 trunk with its ImageNet weights: uint8-range RGB of
-    ``layout`` in, pooled 1280-d features out."""
+    ``layout`` in, pooled 1280-d features out (the photo model adds its head on them)."""
     from train.photo.efficientnet_lite import build_efficientnet_lite0, load_imagenet_weights
     from train.photo.pretrained import load_imagenet_state_dict
 
@@ -39,17 +40,21 @@ def backbone_model(layout: ImageLayout, weights: Path | None = None):
     return model
 
 
-def backbone_tflite(backbone) -> bytes:
-    """A float32 TFLite copy of the Keras backbone, for fast feature extraction."""
+def frozen_tflite(backbone, cut: int) -> bytes:
+    """A float32 TFLite copy of the backbone up to block ``cut`` (exclusive), for fast
+    feature extraction."""
     import tensorflow as tf
 
+    from train.photo.efficientnet_lite import split_at_block
+
+    bottom, _ = split_at_block(backbone, cut)
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its graph
-        return bytes(tf.lite.TFLiteConverter.from_keras_model(backbone).convert())
+        return bytes(tf.lite.TFLiteConverter.from_keras_model(bottom).convert())
 
 
 def extract(runner: ModelRunner, pictures: list[LabelledPicture], views: int,
             layout: ImageLayout, seed: int) -> np.ndarray:
-    """Features (len(pictures) * views, 1280) as float16, picture by picture, views in order;
+    """Features (len(pictures) * views, ...) as float16, picture by picture, views in order;
     the next batch of views is prepared while the backbone runs on this one."""
     batches = view_batches(pictures, views, layout, seed)
     out, done, started = [], 0, time.perf_counter()
@@ -63,12 +68,19 @@ def extract(runner: ModelRunner, pictures: list[LabelledPicture], views: int,
             print(f"\rfeatures: {done:,}/{len(pictures) * views:,} views, {rate:.0f}/s",
                   end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return np.concatenate(out) if out else np.zeros((0, 1280), np.float16)
+    shape = runner.output_spec.shape[1:]
+    return np.concatenate(out) if out else np.zeros((0, *shape), np.float16)
+
+
+# Part of every cache key: bump it when the code that makes the pictures changes (the renderer,
+# the re-shoots, decoding, the letterbox), which the fields of a key cannot see.
+FEATURES_VERSION = 1
 
 
 def cache_key(fields: dict) -> str:
     """A short key for everything that decides a set of features."""
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    keyed = fields | {"features_version": FEATURES_VERSION}
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def cached(cache_dir: Path | None, name: str, fields: dict, compute) -> np.ndarray:
@@ -86,6 +98,6 @@ def cached(cache_dir: Path | None, name: str, fields: dict, compute) -> np.ndarr
     return array
 
 
-def feature_runner(backbone) -> ModelRunner:
-    """A two-thread interpreter of the backbone's float32 TFLite copy."""
-    return ModelRunner(backbone_tflite(backbone), num_threads=EXTRACT_THREADS)
+def feature_runner(backbone, cut: int) -> ModelRunner:
+    """A two-thread interpreter of the frozen part's float32 TFLite copy."""
+    return ModelRunner(frozen_tflite(backbone, cut), num_threads=EXTRACT_THREADS)

@@ -1,8 +1,10 @@
-"""The photo model's head: trained on cached backbone features, then joined to the backbone.
+"""What the photo model trains: the backbone's last stage(s), from block ``fine_tune_from`` on,
+and a head on their pooled features, fitted on cached feature maps of the frozen part.
 
-The head sees only pooled features, so it trains in seconds; weights balance the classes among
-the real photos (the photo source has 14 ankle boots for 971 T-shirts) and set how much the
-renderings count against them.
+Batch normalisation in the fine-tuned blocks keeps its ImageNet statistics (inference mode):
+with a few thousand photos, re-estimating them would only add noise. Sample weights balance the
+classes among the real photos (the photo source has 14 ankle boots for 971 T-shirts) and set how
+much the renderings count against them.
 """
 
 from __future__ import annotations
@@ -43,28 +45,50 @@ def build_head(config: PhotoTrainConfig, n_features: int):
     return keras.Sequential(layers, name="photo_head")
 
 
-def train_head(features: np.ndarray, labels: np.ndarray, weights: np.ndarray,
-               config: PhotoTrainConfig, validation: tuple | None = None):
-    """Fit a head on (N, F) features; ``validation`` (features, labels, weights) is measured
-    after every epoch. Returns the Keras head and its training history."""
+def _batches(maps, labels, weights, batch_size: int, rng: np.random.Generator | None):
+    """(x, one-hot y, w) batches forever, shuffled every pass when ``rng`` is given; the
+    float16 cache becomes float32 one batch at a time."""
     import keras
 
+    while True:
+        order = rng.permutation(len(maps)) if rng is not None else np.arange(len(maps))
+        for start in range(0, len(order), batch_size):
+            rows = np.sort(order[start : start + batch_size])
+            yield (maps[rows].astype(np.float32),
+                   keras.utils.to_categorical(labels[rows], N_CLASSES), weights[rows])
+
+
+def train_top(backbone, maps: np.ndarray, labels: np.ndarray, weights: np.ndarray,
+              config: PhotoTrainConfig, validation: tuple | None = None):
+    """Fine-tune the backbone from block ``fine_tune_from`` on (in place: the layers are the
+    backbone's own) and fit a new head on (N, ...) feature maps of the frozen part.
+    ``validation`` (maps, labels, weights) is measured after every epoch. Returns the head,
+    the trainable model (feature map in, probabilities out) and the training history."""
+    import keras
+    import tensorflow as tf
+
+    from train.photo.efficientnet_lite import split_at_block
+
     keras.utils.set_random_seed(config.seed)
-    head = build_head(config, features.shape[1])
-    steps = config.epochs * int(np.ceil(len(features) / config.batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, steps))
-    head.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                 weighted_metrics=["accuracy"])
-
-    def encoded(x, y, w):
-        return x.astype(np.float32), keras.utils.to_categorical(y, N_CLASSES), w
-
-    x, y, w = encoded(features, labels, weights)
-    history = head.fit(x, y, sample_weight=w, batch_size=config.batch_size,
-                       epochs=config.epochs, shuffle=True, verbose=0,
-                       validation_data=encoded(*validation) if validation else None)
-    return head, history.history
+    tf.config.experimental.enable_op_determinism()  # same photos, same seed: same model
+    _, top = split_at_block(backbone, config.fine_tune_from)
+    head = build_head(config, top.output.shape[-1])
+    maps_in = keras.Input(maps.shape[1:], name="feature_map")
+    model = keras.Model(maps_in, head(top(maps_in, training=False)), name="photo_top")
+    steps = int(np.ceil(len(maps) / config.batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate,
+                                                      max(1, config.epochs * steps))
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                  weighted_metrics=["accuracy"])
+    fit_validation = {}
+    if validation is not None and len(validation[0]):
+        fit_validation = {"validation_data": _batches(*validation, config.batch_size, None),
+                          "validation_steps": int(np.ceil(len(validation[0]) / config.batch_size))}
+    history = model.fit(_batches(maps, labels, weights, config.batch_size,
+                                 np.random.default_rng(config.seed)),
+                        steps_per_epoch=steps, epochs=config.epochs, verbose=2, **fit_validation)
+    return head, model, history.history
 
 
 def join(backbone, head):

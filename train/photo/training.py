@@ -16,7 +16,7 @@ import numpy as np
 from edge_runtime.interpreter.tensors import ImageLayout
 from train.photo.config import PhotoTrainConfig
 from train.photo.features import backbone_model, cached, extract, feature_runner
-from train.photo.head import join, sample_weights, train_head
+from train.photo.head import join, sample_weights, train_top
 from train.photo.photo_list import photo_list_sha256, read_photo_list
 from train.photo.pretrained import SHA256 as WEIGHTS_SHA256
 from train.photo.renderings import render_set
@@ -74,9 +74,9 @@ def gather_features(config: PhotoTrainConfig, photos_root: Path, photo_list: Pat
     layout = ImageLayout(config.input_size, config.input_size, 3)
     pictures = locate_photos(photos_root, read_photo_list(photo_list))
     backbone = backbone_model(layout, weights)
-    runner = feature_runner(backbone)
+    runner = feature_runner(backbone, config.fine_tune_from)
     base = {"input_size": config.input_size, "weights": WEIGHTS_SHA256,
-            "photo_list": photo_list_sha256(photo_list)}
+            "photo_list": photo_list_sha256(photo_list), "cut": config.fine_tune_from}
     real = _pictures_features(runner, pictures, config.views, layout, config.seed, cache_dir,
                               "photos", base)
     renders = renderings(fashion.train, config.renders_per_class, config.seed)
@@ -106,9 +106,10 @@ def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
     return [LabelledPicture(int(y), "render", pixels=x) for x, y in zip(pictures, labels)]
 
 
-def fit_head(data: PhotoFeatures, config: PhotoTrainConfig):
-    """The head trained on every view but the held-out fold's, less a validation part (a
-    tenth of the pictures, all views of each) that only reports the learning curves."""
+def fit_top(backbone, data: PhotoFeatures, config: PhotoTrainConfig):
+    """The last stage and the head trained on every view but the held-out fold's, less a
+    validation part (a tenth of the pictures, all views of each) that only reports the
+    learning curves."""
     rows = np.flatnonzero(data.training_rows(config.holdout_fold))
     pictures = np.unique(data.picture[rows])
     rng = np.random.default_rng(config.seed)
@@ -121,8 +122,8 @@ def fit_head(data: PhotoFeatures, config: PhotoTrainConfig):
         weights = sample_weights(labels, data.origin[chosen] == "render", config)
         return data.features[chosen], labels, weights
 
-    return train_head(*part(rows[~is_validation]), config,
-                      validation=part(rows[is_validation]))
+    return train_top(backbone, *part(rows[~is_validation]), config,
+                     validation=part(rows[is_validation]))
 
 
 def train_photo_model(config: PhotoTrainConfig, photos_root: Path, photo_list: Path, fashion,
@@ -133,11 +134,11 @@ def train_photo_model(config: PhotoTrainConfig, photos_root: Path, photo_list: P
     start = time.perf_counter()
     backbone, data, (test_x, test_y) = gather_features(config, photos_root, photo_list, fashion,
                                                        cache_dir, weights)
-    head, history = fit_head(data, config)
+    head, top, history = fit_top(backbone, data, config)
     held = data.held_out_rows(config.holdout_fold)
 
     def scores(features):
-        return head.predict(features.astype(np.float32), verbose=0, batch_size=1024)
+        return top.predict(features.astype(np.float32), verbose=0, batch_size=256)
 
     train_rows = data.training_rows(config.holdout_fold)
     return PhotoTrainResult(
