@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.interpreter.backend import BACKENDS
-from edge_runtime.interpreter.bundle import models_dir
+from edge_runtime.interpreter.bundle import PHOTO_MODEL_NAME, models_dir
 from edge_runtime.media.atomic_files import atomic_path, write_text_atomic
 
 REPEATS = 5
@@ -34,7 +34,6 @@ THROUGHPUT_IMAGES = 2048
 BATCH = 256  # images per invoke in the batch figures: what ModelRunner.probabilities_batch uses
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 ARCHITECTURES = ("mlp", "cnn")  # the 28x28 models: models/fashion_ARCH_VARIANT.tflite
-PHOTO_MODEL = "fashion_photo_int8"  # the RGB photo model, measured on photos when shipped
 PHONE_PHOTOS = ((533, 400), (4000, 3000))  # a resized share and a 12-megapixel original
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -679,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     cli = cli_figures(sys.executable, png_dir, one_png, args.out / "cli.jsonl")
     print("[live] 640x480 frames through the live loop ...", file=sys.stderr, flush=True)
     live = live_figures(write_test_video(args.out / "frames.avi", photos))
-    photo_model = models / f"{PHOTO_MODEL}.tflite"
+    photo_model = models / f"{PHOTO_MODEL_NAME}.tflite"
     photo = None
     if photo_model.is_file():
         print(f"[photo] {photo_model.name}: frames, photo decoding, fashion-classify ...",

@@ -121,9 +121,9 @@ def test_photo_model_figures_with_an_rgb_int8_classifier(tmp_path):
     import keras
     import numpy as np
 
-    from convert.benchmark import PHOTO_MODEL, checks, photo_figures
+    from convert.benchmark import checks, photo_figures
     from convert.quantize import convert
-    from edge_runtime.interpreter.bundle import MANIFEST_SCHEMA_VERSION, sha256_file
+    from edge_runtime.interpreter.bundle import MANIFEST_SCHEMA_VERSION, PHOTO_MODEL_NAME, sha256_file
     from edge_runtime.labels import FASHION_MNIST_LABELS
 
     model = keras.Sequential([keras.Input((224, 224, 3)), keras.layers.Rescaling(1 / 255),
@@ -134,7 +134,7 @@ def test_photo_model_figures_with_an_rgb_int8_classifier(tmp_path):
     calibration = np.concatenate([np.zeros((1, 224, 224, 3), np.uint8),
                                   np.full((1, 224, 224, 3), 255, np.uint8),
                                   rng.integers(0, 256, (8, 224, 224, 3), dtype=np.uint8)])
-    path = tmp_path / f"{PHOTO_MODEL}.tflite"
+    path = tmp_path / f"{PHOTO_MODEL_NAME}.tflite"
     path.write_bytes(convert(model, "int8", calibration))
     # The manifest fields the device reads (the photo path decodes photos for its input size).
     path.with_suffix(".json").write_text(json.dumps({
@@ -149,7 +149,7 @@ def test_photo_model_figures_with_an_rgb_int8_classifier(tmp_path):
     small, big = (d["decode_ms"]["median"] for d in figures["decode"].values())
     assert 0 < small < big
     live = figures["live"]
-    assert live["photo_model"] == PHOTO_MODEL and live["frames"] == 300
+    assert live["photo_model"] == PHOTO_MODEL_NAME and live["frames"] == 300
     assert 0 < live["frame_ms_p50"] <= live["frame_ms_p95"]
     assert figures["cli_photo"]["peak_rss_mib"]["median"] > 20
     [(ok, text)] = checks([], None, None, figures)
