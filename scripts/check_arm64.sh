@@ -15,8 +15,9 @@
 #   4. compares the records (scripts/compare_records.py): the same labels for every input, the
 #      same errors and refusals, top-1 scores within one quantization step (int8 models), 1e-3
 #      (dynamic-range models) or 1e-5 (float models) where the inputs decode to the same pixels
-#      (not MJPEG: FFmpeg's decoder differs by a few grey levels between architectures); prints a
-#      one-screen report and exits 1 on any mismatch.
+#      (not MJPEG: FFmpeg's decoder differs by a few grey levels between architectures; not
+#      photo models, whose resized inputs do too: their labels may differ only on a near tie);
+#      prints a one-screen report and exits 1 on any mismatch.
 #
 # Needs root (debootstrap, chroot, bind mounts, binfmt_misc):  sudo bash scripts/check_arm64.sh
 # Exit status: 0 arm64 agrees with the host, 1 a mismatch, 2 it cannot run here (one line why).
