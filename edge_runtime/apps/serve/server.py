@@ -39,7 +39,7 @@ class ServeSettings:
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     live: LiveOptions = field(default_factory=LiveOptions)
     limits: UploadLimits = field(default_factory=UploadLimits)
-    workers: int = 2
+    workers: int = 1  # each upload worker holds its own interpreters (about 13 MiB)
 
 
 def runtime_version(backend: str) -> str | None:
