@@ -17,4 +17,4 @@ legacy=()
 .venv/bin/fashion-convert --model "$CNN_RUN/model.keras" --quantization float32 int8 \
     --out models "${legacy[@]}"
 echo "build_models.sh: the photo model is kept as shipped; scripts/build_photo_model.sh" \
-    "rebuilds it from the real photos (three trainings, about 1.5 hours)" >&2
+    "rebuilds it from the real photos (three trainings, about 50 minutes)" >&2
