@@ -26,16 +26,13 @@ import logging
 import os
 import shutil
 import statistics
-import struct
 import sys
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,6 +41,7 @@ from edge_runtime.apps.batch import classify_files  # noqa: E402
 from edge_runtime.apps.ray_batch import ClassifyFiles, classify_catalog, start_ray  # noqa: E402
 from edge_runtime.classifier import Classifier, ClassifierOptions  # noqa: E402
 from edge_runtime.media.inputs import expand_inputs  # noqa: E402
+from tests.bad_inputs import write_bad_inputs  # noqa: E402
 
 MIN_SPEEDUP = 1.4
 
@@ -85,15 +83,6 @@ def measure(clocks: Path, began: float, seconds: float, identical: bool) -> Meas
                     sum(b[2] for b in batches) / (last - first), identical)
 
 
-def _png_with_header(width: int, height: int) -> bytes:
-    """A PNG whose IHDR claims width x height, with one tiny IDAT: it never decodes that large."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
-            + chunk(b"IEND", b""))
-
-
 def write_corpus(work: Path, count: int) -> list[str]:
     """Write ``count`` test images as PNG, as they are and mirrored, and the bad inputs under
     ``work``; the sources to classify."""
@@ -106,17 +95,7 @@ def write_corpus(work: Path, count: int) -> list[str]:
         cv2.imwrite(str(pngs / f"{i:05d}.png"), image)
         cv2.imwrite(str(pngs / f"{i:05d}_mirrored.png"), image[:, ::-1])
     bad = work / "bad"
-    bad.mkdir()
-    (bad / "empty.png").write_bytes(b"")
-    (bad / "text.png").write_text("not an image at all\n")
-    jpeg = cv2.imencode(".jpg", np.full((400, 400, 3), 200, np.uint8))[1].tobytes()
-    (bad / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 3])
-    noise = np.random.default_rng(0).integers(0, 255, (300, 300), np.uint8)
-    (bad / "truncated.png").write_bytes(cv2.imencode(".png", noise)[1].tobytes()[:2000])
-    (bad / "zero_width.png").write_bytes(_png_with_header(0, 28))
-    (bad / "pixel_bomb.png").write_bytes(_png_with_header(100_000, 100_000))
-    (bad / "dangling.png").symlink_to(bad / "missing-target.png")
-    (work / "empty_dir").mkdir()
+    write_bad_inputs(bad)
     return [str(pngs), str(bad), str(work / "empty_dir"), str(work / "missing.png")]
 
 

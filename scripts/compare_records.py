@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -185,17 +186,10 @@ def compare_platforms(host: Path, arm: Path, models: Path) -> list[Pair]:
             pair = Pair(model, runtime_dir.name, kind)
             pair.numerics, pair.tolerance, pair.step = numerics_of(manifest)
             shape = (manifest.get("input") or {}).get("shape") or [1]
-            pair.resized = _product(shape[1:]) > FMNIST_PIXELS
+            pair.resized = math.prod(shape[1:]) > FMNIST_PIXELS
             compare_run(pair, rc_file, arm / runtime_dir.name / rc_file.name, manifest)
             pairs.append(pair)
     return pairs
-
-
-def _product(values) -> int:
-    result = 1
-    for value in values:
-        result *= value
-    return result
 
 
 def versions_lines(platform: Path) -> list[str]:

@@ -20,27 +20,20 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import struct
 import sys
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from train.data import DataError, DataNotFoundError, find_data_dir, load_split
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the shared bad-input corpus is in tests/
+
+from tests.bad_inputs import write_bad_inputs  # noqa: E402
+from train.data import DataError, DataNotFoundError, find_data_dir, load_split  # noqa: E402
 
 VIDEO_SIZE = (640, 480)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def png_with_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height, with one tiny data chunk."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0"))
-            + chunk(b"IEND", b""))
 
 
 def product_shot(garment: np.ndarray, size: tuple[int, int] = VIDEO_SIZE) -> np.ndarray:
@@ -103,21 +96,6 @@ def write_video(path: Path, codec: str, images: np.ndarray, labels: np.ndarray, 
         for _ in range(hold):
             writer.write(frame)
     writer.release()
-
-
-def write_bad_inputs(out: Path) -> None:
-    """One file of each kind that must be refused, and an empty folder beside them."""
-    out.mkdir()
-    (out / "empty.png").write_bytes(b"")
-    (out / "text.png").write_text("not an image at all\n")
-    jpeg = cv2.imencode(".jpg", np.full((400, 400, 3), 200, np.uint8))[1].tobytes()
-    (out / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 3])
-    noise = np.random.default_rng(0).integers(0, 255, (300, 300), np.uint8)
-    (out / "truncated.png").write_bytes(cv2.imencode(".png", noise)[1].tobytes()[:2000])
-    (out / "zero_width.png").write_bytes(png_with_header(0, 28))
-    (out / "pixel_bomb.png").write_bytes(png_with_header(100_000, 100_000))
-    (out / "dangling.png").symlink_to("missing-target.png")  # relative: same in a chroot
-    (out.parent / "empty_dir").mkdir()
 
 
 def make_inputs(out: Path, pngs: int, shots: int, real_photos: Path | None, photos: int,

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import cv2
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 
 from edge_runtime import Classifier
+from tests.bad_inputs import png_with_header
 from edge_runtime.interpreter.backend import resolve_backend
 from edge_runtime.interpreter.bundle import default_model_path, load_bundle
 from edge_runtime.apps.classify import main
@@ -36,13 +36,26 @@ def read_jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def _png_with_header(width: int, height: int) -> bytes:
-    """A PNG whose IHDR claims width x height, with one tiny IDAT: never decodes that large."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
-            + chunk(b"IEND", b""))
+def _strings(value):
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_shipped_manifests_carry_no_path_of_the_build_machine():
+    """A manifest is read on other machines: an absolute path from the one that built it
+    (a temporary folder, a home or checkout) means nothing there."""
+    absolute = re.compile(r"(?<![\w.])/[\w.-]+/")
+    manifests = sorted((ROOT / "models").glob("*.json"))
+    assert manifests
+    for manifest in manifests:
+        found = [text for text in _strings(json.loads(manifest.read_text()))
+                 if absolute.search(text)]
+        assert not found, f"{manifest.name}: {found}"
 
 
 def test_default_model_is_the_shipped_int8_with_a_valid_manifest():
@@ -100,8 +113,8 @@ def mixed_dir(tmp_path, fashion):
     (d / "g_truncated.jpg").write_bytes(big[: len(big) // 3])
     png = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (300, 300), np.uint8))[1]
     (d / "h_truncated.png").write_bytes(png.tobytes()[:2000])
-    (d / "i_zero_width.png").write_bytes(_png_with_header(0, 28))
-    (d / "j_huge.png").write_bytes(_png_with_header(100_000, 100_000))
+    (d / "i_zero_width.png").write_bytes(png_with_header(0, 28))
+    (d / "j_huge.png").write_bytes(png_with_header(100_000, 100_000))
     (d / "k_dangling.png").symlink_to(d / "missing-target.png")
     (tmp_path / "empty_dir").mkdir()
     return d

@@ -8,9 +8,7 @@ environments); the others run everywhere.
 from __future__ import annotations
 
 import json
-import struct
 import sys
-import zlib
 from operator import itemgetter
 from pathlib import Path
 
@@ -20,17 +18,9 @@ import pytest
 
 from edge_runtime.apps.classify import main as classify_main
 from edge_runtime.apps.classify_ray import main
+from tests.bad_inputs import write_bad_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _png_with_header(width: int, height: int) -> bytes:
-    """A PNG whose IHDR claims width x height, with one tiny IDAT: never decodes that large."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
-            + chunk(b"IEND", b""))
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +53,7 @@ def catalog(tmp_path_factory, fashion):
         canvas[40:264, 200:424] = cv2.resize(255 - image, (224, 224))[:, :, None]
         cv2.imwrite(str(shots / f"shot_{i}.jpg"), canvas)
     bad = root / "bad"
-    bad.mkdir()
-    (bad / "empty.png").write_bytes(b"")
-    (bad / "text.png").write_text("not an image at all\n")
-    jpeg = cv2.imencode(".jpg", np.full((400, 400, 3), 200, np.uint8))[1].tobytes()
-    (bad / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 3])
-    noise = np.random.default_rng(0).integers(0, 255, (300, 300), np.uint8)
-    (bad / "truncated.png").write_bytes(cv2.imencode(".png", noise)[1].tobytes()[:2000])
-    (bad / "zero_width.png").write_bytes(_png_with_header(0, 28))
-    (bad / "pixel_bomb.png").write_bytes(_png_with_header(100_000, 100_000))
-    (bad / "dangling.png").symlink_to(bad / "missing-target.png")
-    (root / "empty_dir").mkdir()
+    write_bad_inputs(bad)
     return root, [str(pngs), str(shots / "*.jpg"), str(bad), str(root / "empty_dir"),
                   str(root / "missing.png")]
 
