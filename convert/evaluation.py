@@ -50,7 +50,8 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
     from edge_runtime.interpreter.tensors import ImageLayout
     from train.photo.photo_list import PHOTO_LIST, read_photo_list
     from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
-    from train.photo.views import PhotoFolderError, locate_photos, picture_views
+    from train.photo.views import (PhotoFolderError, calibration_images, locate_photos,
+                                   picture_views)
 
     config, origin = run.get("config") or {}, run.get("data") or {}
     root = photos_root or (Path(origin["photos"]) if origin.get("photos") else None)
@@ -74,10 +75,7 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
     renders = renderings(data.train, max(1, calibration_size // 40), seed)
     picked = calibration_indices(np.array([p.class_id for p in trained]),
                                  min(calibration_size, len(trained)), seed)
-    extremes = np.stack([np.zeros((input_size, input_size, 3), np.uint8),
-                         np.full((input_size, input_size, 3), 255, np.uint8)])
-    calibration = np.concatenate([prepared([trained[i] for i in picked]), prepared(renders),
-                                  extremes])
+    calibration = calibration_images([trained[i] for i in picked] + renders, layout, rng)
     labels = np.array([p.class_id for p in held + tests])
     n_held = len(held)
     return EvaluationSet(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from edge_runtime.interpreter.bundle import (
     load_bundle,
 )
 from edge_runtime.interpreter.runner import LoadedModel, load_model
-from edge_runtime.interpreter.tensors import ImageLayout, ModelInputError
+from edge_runtime.interpreter.tensors import INPUT_HW, ImageLayout, ModelInputError
 from edge_runtime.media.decoded import as_image
 from edge_runtime.photo.preprocess import PreparedInput, choose_mode, photo_decode_side, prepare_as
 from edge_runtime.predictions import Prediction, decide
@@ -27,6 +27,7 @@ from edge_runtime.predictions import Prediction, decide
 MODEL_ERRORS = (FileNotFoundError, ModelIntegrityError, ManifestError, ModelInputError,
                 ModelLoadError, BackendUnavailableError)
 PREPROCESS_MODES = ("auto", "fmnist", "photo")
+_UINT8 = np.dtype(np.uint8)  # the dtype object of uint8 arrays, compared by identity
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,20 @@ class Classifier:
     ...     clf.classify(bgr_array).label
 
     Options are keyword-only (see :class:`ClassifierOptions`). Not thread-safe: an interpreter
-    must not be shared across threads, so give each thread its own classifier.
+    must not be shared across threads, so give each thread its own classifier. ``loader``
+    makes the models (default: this classifier's own interpreters); a
+    :class:`~edge_runtime.interpreter.model_thread.ModelThread`'s ``load_model`` lets the
+    classifiers of several threads share one interpreter per model, kept on its own thread.
     """
 
     def __init__(self, model: str | Path | None = None, *, photo_model: str | Path | None = None,
                  backend: str = "auto", num_threads: int = 1, top_k: int = 3,
-                 threshold: float = 0.0, preprocess: str = "auto") -> None:
+                 threshold: float = 0.0, preprocess: str = "auto",
+                 loader: Callable[..., LoadedModel] = load_model) -> None:
         self.options = ClassifierOptions(model, photo_model, backend, num_threads, top_k,
                                          threshold, preprocess)
-        self._main: LoadedModel = load_model(model, backend, num_threads)
+        self._load = loader
+        self._main: LoadedModel = loader(model, backend, num_threads)
         if photo_model is None and model is None:
             shipped = default_model_path(PHOTO_MODEL_NAME)
             photo_model = shipped if shipped.is_file() else None
@@ -86,12 +92,15 @@ class Classifier:
                                           else self._main.bundle)
         self._photo: LoadedModel | None = None if photo_model is not None else self._main
         self._closed = False
+        # Whether a 28x28 array goes to the main model untouched (see classify).
+        self._fmnist_as_is = preprocess != "photo" and self._main.runner.layout.is_fmnist
 
     @classmethod
-    def from_options(cls, options: ClassifierOptions) -> Classifier:
-        """A classifier made from :class:`ClassifierOptions`."""
+    def from_options(cls, options: ClassifierOptions,
+                     loader: Callable[..., LoadedModel] = load_model) -> Classifier:
+        """A classifier made from :class:`ClassifierOptions` (``loader``: see the class)."""
         fields = asdict(options)
-        return cls(fields.pop("model"), **fields)
+        return cls(fields.pop("model"), **fields, loader=loader)
 
     @property
     def bundle(self) -> ModelBundle:
@@ -127,7 +136,7 @@ class Classifier:
             return self._main
         if self._photo is None:
             options = self.options
-            self._photo = load_model(self.photo_bundle.path, options.backend, options.num_threads)
+            self._photo = self._load(self.photo_bundle.path, options.backend, options.num_threads)
         return self._photo
 
     def __enter__(self) -> Classifier:
@@ -180,6 +189,13 @@ class Classifier:
     def classify(self, image) -> Prediction:
         """Classify one image: a gray (H, W), BGR (H, W, 3) or BGRA uint8 array, or a
         DecodedImage. TypeError or ValueError for an array that is not an image."""
+        if (type(image) is np.ndarray and image.dtype is _UINT8 and image.shape == INPUT_HW
+                and self._fmnist_as_is and not self._closed):
+            # A 28x28 uint8 array is the model's input as it is: what prepare and predict
+            # would do, without the records between them (they cost as much as the invoke).
+            main, options = self._main, self.options
+            return decide(main.runner.raw_scores(image), main.bundle.labels, options.top_k,
+                          options.threshold, main.runner.output_quantization)
         return self.predict(self.prepare(image))
 
     def classify_batch(self, images: Iterable) -> list[Prediction]:

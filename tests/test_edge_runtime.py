@@ -362,6 +362,18 @@ def test_batches_are_real_and_agree_with_one_image_at_a_time(fashion):
             [clf.classify(x).class_id for x in images[:50]]
 
 
+@pytest.mark.parametrize("name", ["int8", "float32"])
+def test_a_28x28_array_goes_straight_to_the_model_with_the_same_decision(fashion, name):
+    """classify's short cut for a 28x28 uint8 array gives what preparing and predicting give,
+    with a threshold that leaves some images without a label."""
+    images = list(fashion.test.images[:300]) + [fashion.test.images[0].T]  # and a strided view
+    with Classifier(shipped(name), top_k=4, threshold=0.6) as clf:
+        fast = [clf.classify(x).as_dict() for x in images]
+        general = [clf.predict(clf.prepare(x)).as_dict() for x in images]
+    assert fast == general
+    assert any(record["label"] is None for record in fast)
+
+
 def test_full_integer_model_takes_the_pixels_untouched(fashion):
     from edge_runtime.interpreter.runner import ModelRunner
     from edge_runtime.interpreter.tensors import to_input

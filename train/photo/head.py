@@ -45,25 +45,33 @@ def build_head(config: PhotoTrainConfig, n_features: int):
     return keras.Sequential(layers, name="photo_head")
 
 
-def _batches(maps, labels, weights, batch_size: int, rng: np.random.Generator | None):
+def _batches(maps, labels, weights, batch_size: int, rng: np.random.Generator | None,
+             int8_maps: np.ndarray | None = None, int8_share: float = 0.0):
     """(x, one-hot y, w) batches forever, shuffled every pass when ``rng`` is given; the
-    float16 cache becomes float32 one batch at a time."""
+    float16 cache becomes float32 one batch at a time. With ``int8_maps`` (and ``rng``), each
+    row's map comes from them with probability ``int8_share``."""
     import keras
 
     while True:
         order = rng.permutation(len(maps)) if rng is not None else np.arange(len(maps))
         for start in range(0, len(order), batch_size):
             rows = np.sort(order[start : start + batch_size])
-            yield (maps[rows].astype(np.float32),
-                   keras.utils.to_categorical(labels[rows], N_CLASSES), weights[rows])
+            x = maps[rows].astype(np.float32)
+            if int8_maps is not None and rng is not None:
+                swap = rng.random(len(rows)) < int8_share
+                x[swap] = int8_maps[rows[swap]]
+            yield x, keras.utils.to_categorical(labels[rows], N_CLASSES), weights[rows]
 
 
 def train_top(backbone, maps: np.ndarray, labels: np.ndarray, weights: np.ndarray,
-              config: PhotoTrainConfig, validation: tuple | None = None):
+              config: PhotoTrainConfig, validation: tuple | None = None,
+              int8_maps: np.ndarray | None = None):
     """Fine-tune the backbone from block ``fine_tune_from`` on (in place: the layers are the
-    backbone's own) and fit a new head on (N, ...) feature maps of the frozen part.
-    ``validation`` (maps, labels, weights) is measured after every epoch. Returns the head,
-    the trainable model (feature map in, probabilities out) and the training history."""
+    backbone's own) and fit a new head on (N, ...) feature maps of the frozen part; with
+    ``int8_maps`` (the same rows through the int8 frozen part) a share ``int8_share`` of each
+    batch is taken from those. ``validation`` (maps, labels, weights) is measured after every
+    epoch. Returns the head, the trainable model (feature map in, probabilities out) and the
+    training history."""
     import keras
     import tensorflow as tf
 
@@ -86,7 +94,8 @@ def train_top(backbone, maps: np.ndarray, labels: np.ndarray, weights: np.ndarra
         fit_validation = {"validation_data": _batches(*validation, config.batch_size, None),
                           "validation_steps": int(np.ceil(len(validation[0]) / config.batch_size))}
     history = model.fit(_batches(maps, labels, weights, config.batch_size,
-                                 np.random.default_rng(config.seed)),
+                                 np.random.default_rng(config.seed), int8_maps,
+                                 config.int8_share),
                         steps_per_epoch=steps, epochs=config.epochs, verbose=2, **fit_validation)
     return head, model, history.history
 

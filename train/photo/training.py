@@ -20,9 +20,10 @@ from train.photo.head import join, sample_weights, train_top
 from train.photo.photo_list import photo_list_sha256, read_photo_list
 from train.photo.pretrained import SHA256 as WEIGHTS_SHA256
 from train.photo.renderings import render_set
-from train.photo.views import LabelledPicture, locate_photos
+from train.photo.views import LabelledPicture, calibration_images, locate_photos
 
 TEST_RENDERS_PER_CLASS = 100  # rendered test garments in the run's report
+INT8_CALIBRATION = 500  # training photos and renderings that calibrate the int8 frozen part
 VALIDATION_SHARE = 0.1
 
 
@@ -38,6 +39,7 @@ class PhotoFeatures:
     fold: np.ndarray
     view: np.ndarray
     picture: np.ndarray
+    int8_features: np.ndarray | None = None  # the same views through the int8 frozen part
 
     def training_rows(self, holdout_fold: int) -> np.ndarray:
         """Every view except those of the held-out evaluation photos."""
@@ -86,6 +88,12 @@ def gather_features(config: PhotoTrainConfig, photos_root: Path, photo_list: Pat
     test_features = _pictures_features(runner, tests, 1, layout, config.seed + 1, cache_dir,
                                        "test-renders", base | {"per_class": TEST_RENDERS_PER_CLASS})
     runner.close()
+    int8 = None
+    if config.int8_share > 0:
+        int8 = cached(cache_dir, "int8", base | {"views": config.views, "seed": config.seed,
+                                                 "per_class": config.renders_per_class,
+                                                 "calibration": INT8_CALIBRATION},
+                      lambda: int8_features(backbone, config, pictures, renders, layout))
     everything = pictures + renders
     repeat = np.array([config.views] * len(pictures) + [1] * len(renders))
     data = PhotoFeatures(
@@ -95,9 +103,29 @@ def gather_features(config: PhotoTrainConfig, photos_root: Path, photo_list: Pat
         fold=np.repeat([-1 if p.fold is None else p.fold for p in everything], repeat),
         view=np.concatenate([np.tile(np.arange(config.views), len(pictures)),
                              np.zeros(len(renders), int)]),
-        picture=np.repeat(np.arange(len(everything)), repeat))
+        picture=np.repeat(np.arange(len(everything)), repeat), int8_features=int8)
     test_labels = np.array([p.class_id for p in tests])
     return backbone, data, (test_features, test_labels)
+
+
+def int8_features(backbone, config: PhotoTrainConfig, pictures: list[LabelledPicture],
+                  renders: list[LabelledPicture], layout: ImageLayout) -> np.ndarray:
+    """The features of every photo view and rendering through a full-integer copy of the
+    frozen part, calibrated on training photos (never evaluation photos: one copy serves every
+    fold) and renderings, stratified by class."""
+    from convert.quantize import calibration_indices
+
+    candidates = [p for p in pictures if p.origin == "train"] + renders
+    picked = calibration_indices(np.array([p.class_id for p in candidates]), INT8_CALIBRATION,
+                                 config.seed)
+    calibration = calibration_images([candidates[i] for i in picked], layout,
+                                     np.random.default_rng(config.seed))
+    runner = feature_runner(backbone, config.fine_tune_from, calibration)
+    try:
+        return np.concatenate([extract(runner, pictures, config.views, layout, config.seed),
+                               extract(runner, renders, 1, layout, config.seed)])
+    finally:
+        runner.close()
 
 
 def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
@@ -122,8 +150,10 @@ def fit_top(backbone, data: PhotoFeatures, config: PhotoTrainConfig):
         weights = sample_weights(labels, data.origin[chosen] == "render", config)
         return data.features[chosen], labels, weights
 
-    return train_top(backbone, *part(rows[~is_validation]), config,
-                     validation=part(rows[is_validation]))
+    train = rows[~is_validation]
+    int8 = None if data.int8_features is None else data.int8_features[train]
+    return train_top(backbone, *part(train), config, validation=part(rows[is_validation]),
+                     int8_maps=int8)
 
 
 def train_photo_model(config: PhotoTrainConfig, photos_root: Path, photo_list: Path, fashion,

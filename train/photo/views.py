@@ -111,6 +111,16 @@ def picture_views(picture: LabelledPicture, views: int, layout: ImageLayout,
     return np.stack(out)
 
 
+def calibration_images(pictures: list[LabelledPicture], layout: ImageLayout,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Inputs to calibrate full-integer quantization on: each picture as the device sees it,
+    and a black and a white image, so that the uint8 input keeps scale 1 and zero point 0
+    (raw pixels in, as MediaPipe feeds them)."""
+    black = np.zeros((1, layout.height, layout.width, 3), np.uint8)
+    return np.concatenate([*(picture_views(p, 1, layout, rng) for p in pictures), black,
+                           black + 255])
+
+
 def view_batches(pictures: list[LabelledPicture], views: int, layout: ImageLayout, seed: int,
                  batch: int = 64) -> Iterator[np.ndarray]:
     """The views of every picture, in order, ``batch`` pictures' worth at a time; each picture

@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--token", help="require this token (default: none on loopback, "
                         "generated and printed at start on any other address)")
     server.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="upload worker threads, each with its own interpreters (default 1; "
-                        "each more takes about 13 MiB with the photo model)")
+                        help="upload worker threads, decoding and preparing photos in parallel; "
+                        "all of them and the live loop share one interpreter per model (default 1)")
     server.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
                         help="largest request body, in MiB (default 20)")
     server.add_argument("--max-files", type=int, default=16, metavar="N",
@@ -90,13 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     from edge_runtime.apps.live import LiveOptions
     from edge_runtime.apps.serve.security import UploadLimits
     from edge_runtime.classifier import MODEL_ERRORS
+    from edge_runtime.interpreter.model_thread import ModelThread
 
     options = classifier_options(args)
+    models = ModelThread()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            models = describe_models(options)
+            described = describe_models(options, models)
     except MODEL_ERRORS as exc:
+        models.close()
         print(f"fashion-serve: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for warning in caught:
@@ -107,4 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                          background_frames=args.background, prog="fashion-serve"),
         limits=UploadLimits(int(args.max_upload_mb * MIB), args.max_files, args.max_pixels),
         workers=args.workers)
-    return run_server(settings, models, source_factory(args))
+    try:
+        return run_server(settings, models, described, source_factory(args))
+    finally:
+        models.close()

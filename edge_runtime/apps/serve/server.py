@@ -22,6 +22,7 @@ from edge_runtime.apps.serve.security import UploadLimits, resolve_token
 from edge_runtime.apps.serve.stream import FrameHub, LiveWorker
 from edge_runtime.apps.serve.uploads import UploadClassifier
 from edge_runtime.classifier import Classifier, ClassifierOptions
+from edge_runtime.interpreter.model_thread import ModelThread
 from edge_runtime.media.sources import FrameSource
 
 SHUTDOWN_TIMEOUT_S = 3.0  # uploads under way get this long to finish once a stop is asked for
@@ -39,7 +40,7 @@ class ServeSettings:
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     live: LiveOptions = field(default_factory=LiveOptions)
     limits: UploadLimits = field(default_factory=UploadLimits)
-    workers: int = 1  # each upload worker holds its own interpreters (about 13 MiB)
+    workers: int = 1  # upload threads; they share the live loop's interpreters
 
 
 def runtime_version(backend: str) -> str | None:
@@ -52,11 +53,11 @@ def runtime_version(backend: str) -> str | None:
     return None
 
 
-def describe_models(options: ClassifierOptions) -> dict:
-    """The models and runtime for ``/api/health``, read from a classifier made and closed here
-    (which also proves that the models load before the server starts). Raises what
-    :class:`Classifier` raises for a model it cannot use."""
-    with Classifier.from_options(options) as classifier:
+def describe_models(options: ClassifierOptions, models: ModelThread) -> dict:
+    """The models and runtime for ``/api/health``, read from a classifier made here on the
+    server's model thread (which also proves that the models load before the server starts).
+    Raises what :class:`Classifier` raises for a model it cannot use."""
+    with Classifier.from_options(options, models.load_model) as classifier:
         # The photo model's interpreter opens on the first photo: prepare a blank one now, so
         # a photo model that this runtime cannot load stops the start, not the first upload.
         classifier.prepare(np.zeros((64, 64, 3), np.uint8), mode="photo")
@@ -98,16 +99,19 @@ def say(line: str) -> None:
     print(f"fashion-serve: {line}", file=sys.stderr, flush=True)
 
 
-async def serve(settings: ServeSettings, sock: socket.socket, token: str | None, models: dict,
+async def serve(settings: ServeSettings, sock: socket.socket, token: str | None,
+                models: ModelThread, described: dict,
                 make_source: Callable[[threading.Event], FrameSource] | None,
                 stop: threading.Event) -> None:
     """Serve on ``sock`` until ``stop`` is set, then stop the camera, the streams, the
-    connections and the upload workers, in that order."""
+    connections and the upload workers, in that order. Every classifier takes its
+    interpreters from ``models``: one per model, whatever the number of threads."""
     loop = asyncio.get_running_loop()
     source = make_source(stop) if make_source else None
     hub = FrameHub(loop, source.name if source else None)
-    uploads = UploadClassifier(settings.classifier, settings.limits, settings.workers)
-    app = make_app(hub, uploads, token, models, time.monotonic())
+    uploads = UploadClassifier(settings.classifier, settings.limits, settings.workers,
+                               models.load_model)
+    app = make_app(hub, uploads, token, described, time.monotonic())
     # No access log (a Pi's SD card), no decompression of request bodies (the size cap
     # counts the bytes as sent).
     runner = web.AppRunner(app, handle_signals=False, access_log=None, auto_decompress=False,
@@ -117,7 +121,8 @@ async def serve(settings: ServeSettings, sock: socket.socket, token: str | None,
     try:
         await web.SockSite(runner, sock).start()
         if source is not None:
-            worker = LiveWorker(source, settings.classifier, settings.live, hub, stop)
+            worker = LiveWorker(source, settings.classifier, settings.live, hub, stop,
+                                models.load_model)
             worker.start()
         say(f"serving {page_url(settings.host, sock, token)}  (live: "
             f"{source.name if source else 'none, uploads only'}; Ctrl-C stops)")
@@ -135,7 +140,7 @@ async def serve(settings: ServeSettings, sock: socket.socket, token: str | None,
         say("stopped")
 
 
-def run_server(settings: ServeSettings, models: dict,
+def run_server(settings: ServeSettings, models: ModelThread, described: dict,
                make_source: Callable[[threading.Event], FrameSource] | None) -> int:
     """Listen, serve until SIGINT/SIGTERM (a second one exits at once), stop cleanly; returns
     the exit status (0, or 2 when the address cannot be used)."""
@@ -149,5 +154,5 @@ def run_server(settings: ServeSettings, models: dict,
         say(f"{settings.host} is reachable from other machines: every route but "
             "/api/health needs this token (printed once, in the URL below)")
     with stop_on_signals("fashion-serve") as stop:
-        asyncio.run(serve(settings, sock, token, models, make_source, stop))
+        asyncio.run(serve(settings, sock, token, models, described, make_source, stop))
     return 0

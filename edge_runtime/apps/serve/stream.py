@@ -18,6 +18,7 @@ import numpy as np
 
 from edge_runtime.apps.live import LiveOptions, run_live
 from edge_runtime.classifier import Classifier, ClassifierOptions
+from edge_runtime.interpreter.runner import LoadedModel, load_model
 from edge_runtime.media import imaging
 from edge_runtime.media.sources import FrameSource, FrameSourceError
 from edge_runtime.predictions import Prediction
@@ -161,13 +162,15 @@ class LabelLog:
 
 
 class LiveWorker:
-    """The camera's thread: makes its own classifier (interpreters are never shared between
-    threads), opens the source and runs the live loop until the source ends or fails for good,
-    or ``stop`` is set, publishing every frame to the hub."""
+    """The camera's thread: makes its own classifier (its models by ``loader``), opens the
+    source and runs the live loop until the source ends or fails for good, or ``stop`` is set,
+    publishing every frame to the hub."""
 
     def __init__(self, source: FrameSource, options: ClassifierOptions, live: LiveOptions,
-                 hub: FrameHub, stop: threading.Event) -> None:
+                 hub: FrameHub, stop: threading.Event,
+                 loader: Callable[..., LoadedModel] = load_model) -> None:
         self.source, self.options, self.live, self.hub, self.stop = source, options, live, hub, stop
+        self.loader = loader
         self.thread = threading.Thread(target=self._run, name="fashion-serve live", daemon=True)
 
     def start(self) -> None:
@@ -180,7 +183,7 @@ class LiveWorker:
 
     def _run(self) -> None:
         try:
-            with Classifier.from_options(self.options) as classifier:
+            with Classifier.from_options(self.options, self.loader) as classifier:
                 self.source.open()
                 self.hub.set_state("running")
                 run_live(self.source, classifier, LabelLog(), self.live, self.stop.is_set,

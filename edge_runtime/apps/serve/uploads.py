@@ -1,16 +1,19 @@
 """Uploaded images to ``fashion-classify``'s records, on a pool of worker threads that each own
-a classifier (an interpreter is never shared between threads)."""
+a classifier; they decode and prepare in parallel and hand the models' work to the server's
+model thread (an interpreter is never used by two threads)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from edge_runtime.apps.batch import decode_side, file_record
 from edge_runtime.apps.serve.security import UploadLimits, UploadRefused, check_pixels, sniff
 from edge_runtime.classifier import Classifier, ClassifierOptions
+from edge_runtime.interpreter.runner import LoadedModel, load_model
 from edge_runtime.media import imaging
 from edge_runtime.photo.preprocess import PreparedInput
 
@@ -26,12 +29,14 @@ def input_png(prepared: PreparedInput) -> str:
 
 class UploadClassifier:
     """Classifies uploaded files on ``workers`` threads, each with its own classifier made from
-    ``options`` on its first upload."""
+    ``options`` (its models by ``loader``) on its first upload."""
 
-    def __init__(self, options: ClassifierOptions, limits: UploadLimits, workers: int) -> None:
+    def __init__(self, options: ClassifierOptions, limits: UploadLimits, workers: int,
+                 loader: Callable[..., LoadedModel] = load_model) -> None:
         if workers < 1:
             raise ValueError(f"workers {workers}, expected >= 1")
         self.options, self.limits, self.workers = options, limits, workers
+        self._loader = loader
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="fashion-serve upload")
         self._local = threading.local()
         self._made: list[Classifier] = []
@@ -40,7 +45,8 @@ class UploadClassifier:
     def _classifier(self) -> Classifier:
         classifier = getattr(self._local, "classifier", None)
         if classifier is None:
-            classifier = self._local.classifier = Classifier.from_options(self.options)
+            classifier = self._local.classifier = Classifier.from_options(self.options,
+                                                                          self._loader)
             with self._lock:
                 self._made.append(classifier)
         return classifier
