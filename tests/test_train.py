@@ -126,6 +126,17 @@ def test_unknown_arch_is_a_one_line_usage_error(capsys):
     assert "mlp" in error and "cnn" in error
 
 
+@pytest.mark.parametrize("value", ["-0.1", "1.5"])
+def test_an_int8_share_outside_0_to_1_is_a_one_line_usage_error(capsys, value):
+    from train.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--arch", "photo-lite0", "--photos", ".", "--int8-share", value])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"fashion-train: error: --int8-share must be between 0 and 1, got {float(value)}"
+
+
 def test_build_model_refuses_an_unknown_architecture():
     from train.model import build_model
 
