@@ -12,19 +12,28 @@ pytestmark = pytest.mark.tensorflow
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.slow
-def test_cli_trains_a_model_that_learns_and_writes_every_output(tmp_path, capsys):
+def train_and_read_metrics(args: list[str], out, capsys) -> dict:
+    """Run fashion-train with ``args`` into ``out``; check that it reports and writes every
+    output (the plots as PNG files); return its metrics."""
     from train.cli import main
     from train.report import METRICS_FILE, MODEL_FILE, PLOT_FILES, REPORT_FILE
 
-    out = tmp_path / "run"
-    assert main(["--epochs", "4", "--limit", "4000", "--seed", "3", "--out", str(out)]) == 0
+    assert main([*args, "--out", str(out)]) == 0
     assert "test accuracy" in capsys.readouterr().out
     for name in [MODEL_FILE, METRICS_FILE, REPORT_FILE, *PLOT_FILES.values()]:
         assert (out / name).stat().st_size > 0, name
     for name in PLOT_FILES.values():
         assert (out / name).read_bytes()[:8] == PNG_SIGNATURE
-    metrics = json.loads((out / METRICS_FILE).read_text())
+    return json.loads((out / METRICS_FILE).read_text())
+
+
+@pytest.mark.slow
+def test_cli_trains_a_model_that_learns_and_writes_every_output(tmp_path, capsys):
+    from train.report import REPORT_FILE
+
+    out = tmp_path / "run"
+    metrics = train_and_read_metrics(["--epochs", "4", "--limit", "4000", "--seed", "3"], out,
+                                     capsys)
     # 3,600 training images, 4 epochs, scored on the full 10,000-image test set: chance is 10%.
     assert metrics["n_test"] == 10_000 and metrics["n_train"] == 3600
     assert metrics["test_accuracy"] > 0.70
@@ -85,15 +94,11 @@ def test_weight_decay_shrinks_the_weights(fashion):
 def test_cnn_trains_for_an_epoch_on_a_slice_and_reports_like_the_mlp(tmp_path, capsys):
     import keras
 
-    from train.cli import main
-    from train.report import METRICS_FILE, MODEL_FILE, PLOT_FILES, REPORT_FILE
+    from train.report import MODEL_FILE
 
     out = tmp_path / "cnn"
-    assert main(["--arch", "cnn", "--epochs", "1", "--limit", "3000", "--out", str(out)]) == 0
-    assert "test accuracy" in capsys.readouterr().out
-    for name in [MODEL_FILE, METRICS_FILE, REPORT_FILE, *PLOT_FILES.values()]:
-        assert (out / name).stat().st_size > 0, name
-    metrics = json.loads((out / METRICS_FILE).read_text())
+    metrics = train_and_read_metrics(["--arch", "cnn", "--epochs", "1", "--limit", "3000"], out,
+                                     capsys)
     assert metrics["architecture"].startswith("CNN") and metrics["config"]["arch"] == "cnn"
     assert metrics["n_train"] == 2700 and metrics["n_test"] == 10_000
     assert len(metrics["history"]["val_accuracy"]) == 1

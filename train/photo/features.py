@@ -42,22 +42,14 @@ def backbone_model(layout: ImageLayout, weights: Path | None = None):
 
 def frozen_tflite(backbone, cut: int, calibration: np.ndarray | None = None) -> bytes:
     """A TFLite copy of the backbone up to block ``cut`` (exclusive), for fast feature
-    extraction: float32, or with ``calibration`` images full-integer int8 as ``fashion-convert``
-    quantizes the whole model (uint8 pixels in, float feature maps out)."""
-    import tensorflow as tf
-
+    extraction: float32, or with ``calibration`` images full-integer int8 exactly as
+    ``fashion-convert`` quantizes the whole model."""
+    from convert.quantize import convert
     from train.photo.efficientnet_lite import split_at_block
 
     bottom, _ = split_at_block(backbone, cut)
-    converter = tf.lite.TFLiteConverter.from_keras_model(bottom)
-    if calibration is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([image[None].astype(np.float32)]
-                                                    for image in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its graph
-        return bytes(converter.convert())
+        return convert(bottom, "float32" if calibration is None else "int8", calibration)
 
 
 def extract(runner: ModelRunner, pictures: list[LabelledPicture], views: int,
