@@ -21,7 +21,7 @@ from edge_runtime.interpreter.runner import LoadedModel, load_model
 from edge_runtime.interpreter.tensors import INPUT_HW, ImageLayout, ModelInputError
 from edge_runtime.media.decoded import as_image
 from edge_runtime.photo.preprocess import PreparedInput, choose_mode, photo_decode_side, prepare_as
-from edge_runtime.predictions import Prediction, decide
+from edge_runtime.predictions import DecisionRule, Prediction, decide
 
 # What Classifier() raises for a model it cannot use; CLIs report these in one line.
 MODEL_ERRORS = (FileNotFoundError, ModelIntegrityError, ManifestError, ModelInputError,
@@ -91,9 +91,12 @@ class Classifier:
         self.photo_bundle: ModelBundle = (load_bundle(photo_model) if photo_model is not None
                                           else self._main.bundle)
         self._photo: LoadedModel | None = None if photo_model is not None else self._main
+        self._main_rule = self._rule(self._main)
+        self._photo_rule = self._main_rule if self._photo is self._main else None
         self._closed = False
-        # Whether a 28x28 array goes to the main model untouched (see classify).
-        self._fmnist_as_is = preprocess != "photo" and self._main.runner.layout.is_fmnist
+        # How a 28x28 array goes to the main model untouched (see classify); None: it does not.
+        self._as_is = (self._main.runner.raw_scores
+                       if preprocess != "photo" and self._main.runner.layout.is_fmnist else None)
 
     @classmethod
     def from_options(cls, options: ClassifierOptions,
@@ -129,6 +132,12 @@ class Classifier:
         layout = ImageLayout(shape[1], shape[2], shape[3]) if shape and len(shape) == 4 else None
         return photo_decode_side(layout)
 
+    def _rule(self, loaded: LoadedModel) -> DecisionRule:
+        options = self.options
+        runner = loaded.runner
+        return DecisionRule(loaded.bundle.labels, options.top_k, options.threshold,
+                            runner.output_quantization, runner.output_spec.dtype == np.uint8)
+
     def _model(self, mode: str) -> LoadedModel:
         if self._closed:
             raise RuntimeError("classifier is closed; create a new one")
@@ -137,6 +146,7 @@ class Classifier:
         if self._photo is None:
             options = self.options
             self._photo = self._load(self.photo_bundle.path, options.backend, options.num_threads)
+            self._photo_rule = self._rule(self._photo)
         return self._photo
 
     def __enter__(self) -> Classifier:
@@ -149,7 +159,7 @@ class Classifier:
         """Release the interpreters; any later use raises RuntimeError."""
         if self._closed:
             return
-        self._closed = True
+        self._closed, self._as_is = True, None
         for loaded in {id(m): m for m in (self._main, self._photo) if m}.values():
             loaded.runner.close()
 
@@ -181,21 +191,19 @@ class Classifier:
         on the model's raw output)."""
         if not prepared.garment_found:
             return self.decide(None, prepared.mode)
-        loaded = self._model(prepared.mode)
-        runner, options = loaded.runner, self.options
-        return decide(runner.raw_scores(prepared.pixels), loaded.bundle.labels, options.top_k,
-                      options.threshold, runner.output_quantization)
+        runner = self._model(prepared.mode).runner
+        rule = self._photo_rule if prepared.mode == "photo" else self._main_rule
+        return rule(runner.raw_scores(prepared.pixels))
 
     def classify(self, image) -> Prediction:
         """Classify one image: a gray (H, W), BGR (H, W, 3) or BGRA uint8 array, or a
         DecodedImage. TypeError or ValueError for an array that is not an image."""
-        if (type(image) is np.ndarray and image.dtype is _UINT8 and image.shape == INPUT_HW
-                and self._fmnist_as_is and not self._closed):
+        as_is = self._as_is
+        if (as_is is not None and type(image) is np.ndarray and image.dtype is _UINT8
+                and image.shape == INPUT_HW):
             # A 28x28 uint8 array is the model's input as it is: what prepare and predict
             # would do, without the records between them (they cost as much as the invoke).
-            main, options = self._main, self.options
-            return decide(main.runner.raw_scores(image), main.bundle.labels, options.top_k,
-                          options.threshold, main.runner.output_quantization)
+            return self._main_rule(as_is(image))
         return self.predict(self.prepare(image))
 
     def classify_batch(self, images: Iterable) -> list[Prediction]:

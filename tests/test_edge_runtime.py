@@ -374,6 +374,40 @@ def test_a_28x28_array_goes_straight_to_the_model_with_the_same_decision(fashion
     assert any(record["label"] is None for record in fast)
 
 
+def test_the_precomputed_decision_rule_decides_as_decide_does(fashion):
+    """DecisionRule (sort keys and shared candidates for a uint8 output) gives decide's
+    prediction: on the shipped int8 model's own outputs and on made-up scores full of ties."""
+    from edge_runtime.interpreter.runner import ModelRunner
+    from edge_runtime.predictions import DecisionRule, decide
+
+    runner = ModelRunner(shipped("int8"))
+    labels = load_bundle(shipped("int8")).labels
+    rng = np.random.default_rng(0)
+    made_up = rng.choice([0, 0, 1, 7, 128, 200, 255], size=(2000, 10)).tolist()
+    outputs = [runner.raw_scores(x) for x in fashion.test.images[:300]] + made_up
+    for top_k, threshold in ((1, 0.0), (3, 0.5), (10, 0.9)):
+        rule = DecisionRule(labels, top_k, threshold, runner.output_quantization, uint8=True)
+        for scores in outputs:
+            assert rule(scores) == decide(scores, labels, top_k, threshold,
+                                          runner.output_quantization), scores
+
+
+def test_single_images_after_a_batch_and_none_after_close(fashion):
+    """The runner's hot path for one image comes back after a batch resized the input, and
+    is gone once the runner is closed."""
+    from edge_runtime.interpreter.runner import ModelRunner
+
+    images = fashion.test.images[:20]
+    runner = ModelRunner(shipped("int8"))
+    before = [runner.raw_scores(x) for x in images]
+    batch = runner.probabilities_batch(images)
+    assert [runner.raw_scores(x) for x in images] == before
+    assert np.array_equal(np.argmax(before, axis=1), batch.argmax(axis=1))
+    runner.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.raw_scores(images[0])
+
+
 def test_full_integer_model_takes_the_pixels_untouched(fashion):
     from edge_runtime.interpreter.runner import ModelRunner
     from edge_runtime.interpreter.tensors import to_input
