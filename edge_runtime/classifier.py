@@ -21,6 +21,7 @@ from edge_runtime.interpreter.runner import LoadedModel, load_model
 from edge_runtime.interpreter.tensors import INPUT_HW, ImageLayout, ModelInputError
 from edge_runtime.media.decoded import as_image
 from edge_runtime.photo.preprocess import PreparedInput, choose_mode, photo_decode_side, prepare_as
+from edge_runtime.photo.studio import blend
 from edge_runtime.predictions import DecisionRule, Prediction, decide
 
 # What Classifier() raises for a model it cannot use; CLIs report these in one line.
@@ -177,7 +178,15 @@ class Classifier:
         photo path found no garment."""
         if not prepared.garment_found:
             return None
-        return self._model(prepared.mode).runner.probabilities(prepared.pixels)
+        probabilities = self._model(prepared.mode).runner.probabilities(prepared.pixels)
+        if self._blends(prepared):
+            probabilities = blend(probabilities,
+                                  self._main.runner.probabilities(prepared.garment))
+        return probabilities
+
+    def _blends(self, prepared: PreparedInput) -> bool:
+        # A studio shot's decision blends in the Fashion-MNIST model (edge_runtime.photo.studio).
+        return prepared.garment is not None and self._main.runner.layout.is_fmnist
 
     def decide(self, probabilities: np.ndarray | None, mode: str = "photo") -> Prediction:
         """The prediction for probabilities from the model of ``mode`` (None: no garment), with
@@ -188,9 +197,9 @@ class Classifier:
 
     def predict(self, prepared: PreparedInput) -> Prediction:
         """The prediction for one prepared input (by :func:`~edge_runtime.predictions.decide`,
-        on the model's raw output)."""
-        if not prepared.garment_found:
-            return self.decide(None, prepared.mode)
+        on the model's raw output, or on a studio shot's blended probabilities)."""
+        if not prepared.garment_found or self._blends(prepared):
+            return self.decide(self.probabilities(prepared), prepared.mode)
         runner = self._model(prepared.mode).runner
         rule = self._photo_rule if prepared.mode == "photo" else self._main_rule
         return rule(runner.raw_scores(prepared.pixels))
@@ -216,6 +225,11 @@ class Classifier:
             if rows:
                 runner = self._model(mode).runner
                 scores = runner.probabilities_batch(np.stack([prepared[i].pixels for i in rows]))
+                studio = [n for n, i in enumerate(rows) if self._blends(prepared[i])]
+                if studio:
+                    garments = np.stack([prepared[rows[n]].garment for n in studio])
+                    scores[studio] = blend(scores[studio],
+                                           self._main.runner.probabilities_batch(garments))
                 for i, row in zip(rows, scores):
                     predictions[i] = self.decide(row, mode)
         return [p if p is not None else self.decide(None) for p in predictions]

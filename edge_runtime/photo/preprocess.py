@@ -7,7 +7,8 @@ Two paths, picked by ``mode`` (``auto`` decides per image):
   as the test set does; other sizes are fitted into 28x28 on black.
 * ``photo``: a photo or camera frame. The garment is segmented from the background
   (:mod:`edge_runtime.photo.segment`); an empty mask means no garment is in view. For an RGB
-  photo model the whole photo is then letterboxed into the model's input, RGB. For a 28x28
+  photo model the whole photo is then letterboxed into the model's input, RGB, and a studio
+  shot (:mod:`edge_runtime.photo.studio`) also gets its garment rendered as below. For a 28x28
   model the garment is cropped and rendered the way Fashion-MNIST renders garments
   (arXiv:1708.07747, section 2): negated 8-bit grayscale, longest edge 28, centred on black,
   with the garment's intensities moved to those of the training data (mean 156, spread 60 on
@@ -23,7 +24,8 @@ import numpy as np
 from edge_runtime.interpreter.tensors import INPUT_HW, ImageLayout
 from edge_runtime.media import imaging
 from edge_runtime.media.decoded import DecodedImage, as_image
-from edge_runtime.photo.segment import segment_against_background, segment_garment
+from edge_runtime.photo.segment import Segmentation, segment_against_background, segment_garment
+from edge_runtime.photo.studio import is_studio_shot
 
 MODES = ("auto", "fmnist", "photo")
 FMNIST_LAYOUT = ImageLayout(*INPUT_HW, 1)
@@ -39,12 +41,14 @@ _MAX_GAIN = 4.0  # stretch a flat-coloured garment this much at most: beyond it 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs a microsecond per image
 class PreparedInput:
-    """The uint8 model input (28x28 gray, or H x W x 3 RGB), the path that made it, and the
-    garment mask where the photo path made one."""
+    """The uint8 model input (28x28 gray, or H x W x 3 RGB), the path that made it, the
+    garment mask where the photo path made one, and for a studio shot its garment rendered
+    28x28 for the Fashion-MNIST model's share of the decision."""
 
     pixels: np.ndarray
     mode: str
     mask: np.ndarray | None = None
+    garment: np.ndarray | None = None
 
     @property
     def garment_found(self) -> bool:
@@ -134,15 +138,23 @@ def prepare_photo(image: DecodedImage, layout: ImageLayout = FMNIST_LAYOUT,
                   scene: np.ndarray | None = None) -> PreparedInput:
     """The photo path: segment the garment (against ``scene``, a static camera's
     :func:`~edge_runtime.photo.segment.empty_scene`, when given); then letterbox the whole photo
-    for an RGB model, or render the garment as Fashion-MNIST does for a 28x28 one."""
+    for an RGB model (and render a studio shot's garment too), or render the garment as
+    Fashion-MNIST does for a 28x28 one."""
     if scene is not None:
         segmented = segment_against_background(image.pixels, scene)
     else:
         segmented = segment_garment(image.pixels, image.alpha)
-    if not layout.is_fmnist:
-        return PreparedInput(letterbox(image.pixels, layout), "photo", segmented.mask)
-    negated = 255 - imaging.to_gray(segmented.pixels)
-    return PreparedInput(render_garment(negated, segmented.mask), "photo", segmented.mask)
+    if layout.is_fmnist:
+        return PreparedInput(render_garment(_bright(segmented), segmented.mask), "photo",
+                             segmented.mask)
+    garment = (render_garment(_bright(segmented), segmented.mask) if is_studio_shot(segmented)
+               else None)
+    return PreparedInput(letterbox(image.pixels, layout), "photo", segmented.mask, garment)
+
+
+def _bright(segmented: Segmentation) -> np.ndarray:
+    """The photo negated to gray: a garment darker than its backdrop comes out bright."""
+    return 255 - imaging.to_gray(segmented.pixels)
 
 
 def prepare_as(image: DecodedImage, mode: str, layout: ImageLayout,

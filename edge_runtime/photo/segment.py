@@ -53,6 +53,13 @@ def _border(values: np.ndarray, width: int) -> np.ndarray:
                            values[:, -width:].reshape(-1, values.shape[-1])])
 
 
+def border_spread(bgr: np.ndarray) -> float:
+    """How much the border of a BGR image varies: the mean of its channels' standard
+    deviations, in grey levels. A plain backdrop gives a few; a floor, bed or room tens."""
+    width = max(2, round(min(bgr.shape[:2]) * _BORDER_FRACTION))
+    return float(_border(bgr.astype(np.float32), width).std(axis=0).mean())
+
+
 def background_distance(bgr: np.ndarray) -> np.ndarray:
     """Per-pixel L*a*b* distance to the nearest colour cluster of the image border."""
     lab = imaging.to_lab(imaging.gaussian_blur(bgr, 1.0))
