@@ -174,8 +174,9 @@ class Classifier:
         return prepare_as(image, mode, self._model(mode).runner.layout, scene)
 
     def probabilities(self, prepared: PreparedInput) -> np.ndarray | None:
-        """Class probabilities of a prepared input from the model of its path; None when the
-        photo path found no garment."""
+        """Class probabilities of a prepared input from the model of its path (for a studio
+        shot blended with the Fashion-MNIST model's); None when the photo path found no
+        garment."""
         if not prepared.garment_found:
             return None
         probabilities = self._model(prepared.mode).runner.probabilities(prepared.pixels)
