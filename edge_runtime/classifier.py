@@ -95,9 +95,11 @@ class Classifier:
         self._main_rule = self._rule(self._main)
         self._photo_rule = self._main_rule if self._photo is self._main else None
         self._closed = False
-        # How a 28x28 array goes to the main model untouched (see classify); None: it does not.
+        # A Fashion-MNIST main model takes a 28x28 array untouched (see classify; None: it does
+        # not) and a studio shot's rendered garment (see _blends).
+        self._fmnist_main = self._main.runner.layout.is_fmnist
         self._as_is = (self._main.runner.raw_scores
-                       if preprocess != "photo" and self._main.runner.layout.is_fmnist else None)
+                       if preprocess != "photo" and self._fmnist_main else None)
 
     @classmethod
     def from_options(cls, options: ClassifierOptions,
@@ -187,7 +189,7 @@ class Classifier:
 
     def _blends(self, prepared: PreparedInput) -> bool:
         # A studio shot's decision blends in the Fashion-MNIST model (edge_runtime.photo.studio).
-        return prepared.garment is not None and self._main.runner.layout.is_fmnist
+        return prepared.garment is not None and self._fmnist_main
 
     def decide(self, probabilities: np.ndarray | None, mode: str = "photo") -> Prediction:
         """The prediction for probabilities from the model of ``mode`` (None: no garment), with
