@@ -12,6 +12,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_runtime.interpreter.model_pages import release_model_pages
+
 BACKENDS = ("ai-edge-litert", "tflite-runtime", "tensorflow")
 _MODULES = {
     "ai-edge-litert": "ai_edge_litert.interpreter",
@@ -84,7 +86,8 @@ def create_interpreter(
     """Create an interpreter for a model file path or model bytes and allocate its tensors.
 
     One thread by default: on a Pi the other cores belong to the camera and the application,
-    and for a model this small more threads only add synchronisation.
+    and for a model this small more threads only add synchronisation. A model file's pages are
+    given back once the tensors are allocated (:mod:`edge_runtime.interpreter.model_pages`).
     """
     name = resolve_backend(backend)
     cls = _interpreter_class(name)
@@ -101,4 +104,6 @@ def create_interpreter(
         what = "model bytes" if "model_content" in source else str(model)
         detail = " ".join(str(exc).split())
         raise ModelLoadError(f"{what}: {name} cannot load the model: {detail}") from None
+    if "model_path" in source:
+        release_model_pages(source["model_path"])
     return LoadedInterpreter(interpreter, name)

@@ -9,6 +9,7 @@ import numpy as np
 
 from edge_runtime.interpreter.backend import create_interpreter
 from edge_runtime.interpreter.bundle import ManifestError, ModelBundle, load_bundle
+from edge_runtime.interpreter.model_pages import release_model_pages
 from edge_runtime.interpreter.tensors import from_output, image_layout, read_specs, to_input
 
 BATCH_SIZE = 256  # images per invoke in a batch: big enough to amortise the call, small in memory
@@ -26,7 +27,8 @@ class ModelRunner:
         loaded = create_interpreter(model, backend, num_threads)
         self.backend = loaded.backend
         self._interpreter = loaded.interpreter
-        where = "model bytes" if isinstance(model, (bytes, bytearray)) else str(model)
+        self._model_path = None if isinstance(model, (bytes, bytearray)) else model
+        where = "model bytes" if self._model_path is None else str(model)
         self.input_spec, self.output_spec = read_specs(self._interpreter, where)
         self.layout = image_layout(self.input_spec, where)
         self._batch = 1  # the batch size the input tensor is allocated for
@@ -51,6 +53,8 @@ class ModelRunner:
         self._interpreter.resize_tensor_input(self.input_spec.index,
                                               [batch, *self.input_spec.shape[1:]])
         self._interpreter.allocate_tensors()
+        if self._model_path is not None:  # XNNPACK packed the weights again, from the file
+            release_model_pages(self._model_path)
         self._batch = batch
         self._hot = batch == 1 and self._native_raw
 
