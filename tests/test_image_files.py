@@ -210,3 +210,31 @@ def test_gray_16_bit_and_alpha_photos_make_photo_model_training_views(garment_jp
         assert not np.array_equal(views[0], views[1]), name  # a re-shoot differs
         if name.startswith("gray"):  # still gray: the three channels agree in every view
             assert (views[..., 0] == views[..., 2]).all(), name
+
+
+def test_lab_is_the_cie_formula_without_opencv_tables(monkeypatch):
+    """Segmentation's L*a*b* is the CIE formula (OpenCV's constants, D65), computed in numpy:
+    cv2.cvtColor's first L*a*b* conversion builds 5 MB of tables a process keeps, and its
+    values are interpolated (here exact to 1e-3, where OpenCV is off by up to 0.35)."""
+    from edge_runtime.media import imaging
+
+    bgr = np.array([[[0, 0, 255], [0, 255, 0], [255, 0, 0], [255, 255, 255], [0, 0, 0],
+                     [128, 128, 128]]], np.uint8)
+    expected = [[53.2406, 80.0942, 67.2015], [87.7351, -86.1813, 83.1775],
+                [32.2957, 79.1870, -107.8617], [100.0, 0.0, 0.0], [0.0, 0.0, 0.0],
+                [53.5850, 0.0, 0.0]]  # the formula in float64
+    levels = np.random.default_rng(0).integers(0, 256, (64, 256, 3), dtype=np.uint8)
+    levels[0] = np.arange(256)[:, None]  # every grey level
+    opencv = cv2.cvtColor(levels.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
+
+    convert = cv2.cvtColor
+
+    def no_opencv_lab(pixels, code):
+        assert code not in (cv2.COLOR_BGR2Lab, cv2.COLOR_RGB2Lab), "OpenCV's L*a*b* tables"
+        return convert(pixels, code)
+
+    monkeypatch.setattr(imaging.cv2, "cvtColor", no_opencv_lab)
+    np.testing.assert_allclose(imaging.to_lab(bgr)[0], expected, atol=1e-3)
+    ours = imaging.to_lab(levels)
+    assert ours.dtype == np.float32 and ours.shape == levels.shape
+    assert np.abs(ours - opencv).max() < 0.5
