@@ -10,6 +10,7 @@ import numpy as np
 
 from edge_runtime.interpreter.backend import BACKENDS, BackendUnavailableError, ModelLoadError
 from edge_runtime.interpreter.bundle import (
+    GARMENT_MODEL_NAME,
     PHOTO_MODEL_NAME,
     ManifestError,
     ModelBundle,
@@ -21,7 +22,7 @@ from edge_runtime.interpreter.runner import LoadedModel, load_model
 from edge_runtime.interpreter.tensors import INPUT_HW, ImageLayout, ModelInputError
 from edge_runtime.media.decoded import as_image
 from edge_runtime.photo.preprocess import PreparedInput, choose_mode, photo_decode_side, prepare_as
-from edge_runtime.photo.studio import blend
+from edge_runtime.photo.blend import blend, garment_weight
 from edge_runtime.predictions import DecisionRule, Prediction, decide
 
 # What Classifier() raises for a model it cannot use; CLIs report these in one line.
@@ -38,13 +39,16 @@ class ClassifierOptions:
 
     ``model``: the model for Fashion-MNIST-style inputs (default: the shipped int8 MLP).
     ``photo_model``: the model for photos and camera frames (default: ``model`` when it is
-    given, else the shipped photo model). ``top_k`` candidates are kept per prediction; a top
-    score below ``threshold`` gives no label. ``preprocess``: ``auto``, ``fmnist`` or ``photo``
-    (:mod:`edge_runtime.photo.preprocess`).
+    given, else the shipped photo model). ``garment_model``: the 28x28 model whose reading of a
+    photo's garment, rendered the Fashion-MNIST way, is blended into an RGB photo model's
+    decision (:mod:`edge_runtime.photo.blend`; default: the shipped int8 CNN). ``top_k``
+    candidates are kept per prediction; a top score below ``threshold`` gives no label.
+    ``preprocess``: ``auto``, ``fmnist`` or ``photo`` (:mod:`edge_runtime.photo.preprocess`).
     """
 
     model: str | Path | None = None
     photo_model: str | Path | None = None
+    garment_model: str | Path | None = None
     backend: str = "auto"
     num_threads: int = 1
     top_k: int = 3
@@ -63,6 +67,12 @@ class ClassifierOptions:
             raise ValueError(f"threshold {self.threshold}, expected a value within 0..1")
 
 
+def _shipped(name: str) -> Path | None:
+    """The shipped bundle ``name``, or None where it is not installed."""
+    path = default_model_path(name)
+    return path if path.is_file() else None
+
+
 class Classifier:
     """Classify image arrays: Fashion-MNIST-style 28x28 inputs, photos and camera frames.
 
@@ -77,29 +87,32 @@ class Classifier:
     """
 
     def __init__(self, model: str | Path | None = None, *, photo_model: str | Path | None = None,
-                 backend: str = "auto", num_threads: int = 1, top_k: int = 3,
-                 threshold: float = 0.0, preprocess: str = "auto",
+                 garment_model: str | Path | None = None, backend: str = "auto",
+                 num_threads: int = 1, top_k: int = 3, threshold: float = 0.0,
+                 preprocess: str = "auto",
                  loader: Callable[..., LoadedModel] = load_model) -> None:
-        self.options = ClassifierOptions(model, photo_model, backend, num_threads, top_k,
-                                         threshold, preprocess)
+        self.options = ClassifierOptions(model, photo_model, garment_model, backend, num_threads,
+                                         top_k, threshold, preprocess)
         self._load = loader
         self._main: LoadedModel = loader(model, backend, num_threads)
         if photo_model is None and model is None:
-            shipped = default_model_path(PHOTO_MODEL_NAME)
-            photo_model = shipped if shipped.is_file() else None
-        # The photo model's bundle is checked now; its interpreter opens on the first photo,
-        # so a batch of Fashion-MNIST-style images never pays for it.
+            photo_model = _shipped(PHOTO_MODEL_NAME)
+        # The photo and garment models' bundles are checked now; their interpreters open on the
+        # first photo, so a batch of Fashion-MNIST-style images never pays for them.
         self.photo_bundle: ModelBundle = (load_bundle(photo_model) if photo_model is not None
                                           else self._main.bundle)
+        garment_model = garment_model or _shipped(GARMENT_MODEL_NAME)
+        self.garment_bundle: ModelBundle | None = (load_bundle(garment_model) if garment_model
+                                                   else None)
         self._photo: LoadedModel | None = None if photo_model is not None else self._main
+        self._garment: LoadedModel | None = None
         self._main_rule = self._rule(self._main)
         self._photo_rule = self._main_rule if self._photo is self._main else None
         self._closed = False
         # A Fashion-MNIST main model takes a 28x28 array untouched (see classify; None: it does
-        # not) and a studio shot's rendered garment (see _blends).
-        self._fmnist_main = self._main.runner.layout.is_fmnist
+        # not).
         self._as_is = (self._main.runner.raw_scores
-                       if preprocess != "photo" and self._fmnist_main else None)
+                       if preprocess != "photo" and self._main.runner.layout.is_fmnist else None)
 
     @classmethod
     def from_options(cls, options: ClassifierOptions,
@@ -150,6 +163,13 @@ class Classifier:
             options = self.options
             self._photo = self._load(self.photo_bundle.path, options.backend, options.num_threads)
             self._photo_rule = self._rule(self._photo)
+            if self.garment_bundle is not None and not self._photo.runner.layout.is_fmnist:
+                self._garment = self._load(self.garment_bundle.path, options.backend,
+                                           options.num_threads)
+                if not self._garment.runner.layout.is_fmnist:
+                    raise ModelInputError(f"{self.garment_bundle.path}: the garment model must "
+                                          f"take a 28x28 grayscale image, not "
+                                          f"{list(self._garment.runner.input_spec.shape)}")
         return self._photo
 
     def __enter__(self) -> Classifier:
@@ -163,7 +183,7 @@ class Classifier:
         if self._closed:
             return
         self._closed, self._as_is = True, None
-        for loaded in {id(m): m for m in (self._main, self._photo) if m}.values():
+        for loaded in {id(m): m for m in (self._main, self._photo, self._garment) if m}.values():
             loaded.runner.close()
 
     def prepare(self, image, *, mode: str | None = None,
@@ -176,20 +196,21 @@ class Classifier:
         return prepare_as(image, mode, self._model(mode).runner.layout, scene)
 
     def probabilities(self, prepared: PreparedInput) -> np.ndarray | None:
-        """Class probabilities of a prepared input from the model of its path (for a studio
-        shot blended with the Fashion-MNIST model's); None when the photo path found no
+        """Class probabilities of a prepared input from the model of its path (for a photo
+        blended with the garment model's on its garment); None when the photo path found no
         garment."""
         if not prepared.garment_found:
             return None
         probabilities = self._model(prepared.mode).runner.probabilities(prepared.pixels)
         if self._blends(prepared):
             probabilities = blend(probabilities,
-                                  self._main.runner.probabilities(prepared.garment))
+                                  self._garment.runner.probabilities(prepared.garment),
+                                  garment_weight(prepared.studio))
         return probabilities
 
     def _blends(self, prepared: PreparedInput) -> bool:
-        # A studio shot's decision blends in the Fashion-MNIST model (edge_runtime.photo.studio).
-        return prepared.garment is not None and self._fmnist_main
+        # A photo's decision blends in the garment model (edge_runtime.photo.blend).
+        return prepared.garment is not None and self._garment is not None
 
     def decide(self, probabilities: np.ndarray | None, mode: str = "photo") -> Prediction:
         """The prediction for probabilities from the model of ``mode`` (None: no garment), with
@@ -200,7 +221,7 @@ class Classifier:
 
     def predict(self, prepared: PreparedInput) -> Prediction:
         """The prediction for one prepared input (by :func:`~edge_runtime.predictions.decide`,
-        on the model's raw output, or on a studio shot's blended probabilities)."""
+        on the model's raw output, or on a photo's blended probabilities)."""
         if not prepared.garment_found or self._blends(prepared):
             return self.decide(self.probabilities(prepared), prepared.mode)
         runner = self._model(prepared.mode).runner
@@ -228,11 +249,14 @@ class Classifier:
             if rows:
                 runner = self._model(mode).runner
                 scores = runner.probabilities_batch(np.stack([prepared[i].pixels for i in rows]))
-                studio = [n for n, i in enumerate(rows) if self._blends(prepared[i])]
-                if studio:
-                    garments = np.stack([prepared[rows[n]].garment for n in studio])
-                    scores[studio] = blend(scores[studio],
-                                           self._main.runner.probabilities_batch(garments))
+                blended = [n for n, i in enumerate(rows) if self._blends(prepared[i])]
+                if blended:
+                    garments = np.stack([prepared[rows[n]].garment for n in blended])
+                    weights = np.array([[garment_weight(prepared[rows[n]].studio)]
+                                        for n in blended], np.float32)
+                    scores[blended] = blend(scores[blended],
+                                            self._garment.runner.probabilities_batch(garments),
+                                            weights)
                 for i, row in zip(rows, scores):
                     predictions[i] = self.decide(row, mode)
         return [p if p is not None else self.decide(None) for p in predictions]

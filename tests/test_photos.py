@@ -202,32 +202,52 @@ def test_product_shots_of_a_thousand_test_garments_read_right_through_the_auto_p
     assert right / len(chosen) >= 0.89, f"{right} of {len(chosen)} product shots right"
 
 
-def test_a_studio_shot_blends_in_the_fashion_mnist_model_and_a_room_does_not(fashion):
-    """A garment on a plain backdrop is decided on the photo model's probabilities blended
-    with the 28x28 model's on the rendered garment; on a textured backdrop the photo model
-    decides alone; one image at a time and in a batch alike."""
+def test_a_photo_blends_in_the_garment_model_a_studio_shot_more(fashion):
+    """A photo is decided on the photo model's probabilities blended with the garment model's
+    (the shipped CNN) on the rendered garment: mostly the garment model's for a garment on a
+    plain backdrop (a studio shot), a smaller share of it on a textured one; one image at a
+    time and in a batch alike."""
     from edge_runtime.interpreter.bundle import PHOTO_MODEL_NAME, default_model_path
     from edge_runtime.interpreter.runner import ModelRunner
-    from edge_runtime.photo.studio import STUDIO_WEIGHT
+    from edge_runtime.photo.blend import PHOTO_WEIGHT, STUDIO_WEIGHT
 
     rng = np.random.default_rng(3)
     shots = [decode_image(synthetic_photo(fashion.test.images[i], backdrop, rng), min_side=224)
              for i in range(6) for backdrop in ("light", "textured")]
     photo_model = ModelRunner(default_model_path(PHOTO_MODEL_NAME))
-    fmnist_model = ModelRunner(default_model_path("fashion_mlp_int8"))
+    garment_model = ModelRunner(default_model_path("fashion_cnn_int8"))
     with Classifier() as clf:
         for n, shot in enumerate(shots):
             prepared = clf.prepare(shot)
-            expected = photo_model.probabilities(prepared.pixels)
-            if n % 2 == 0:
-                assert prepared.garment is not None and prepared.garment.shape == (28, 28)
-                expected = ((1 - STUDIO_WEIGHT) * expected
-                            + STUDIO_WEIGHT * fmnist_model.probabilities(prepared.garment))
-            else:
-                assert prepared.garment is None
+            assert prepared.studio == (n % 2 == 0)
+            assert prepared.garment is not None and prepared.garment.shape == (28, 28)
+            weight = STUDIO_WEIGHT if prepared.studio else PHOTO_WEIGHT
+            expected = ((1 - weight) * photo_model.probabilities(prepared.pixels)
+                        + weight * garment_model.probabilities(prepared.garment))
             assert np.allclose(clf.probabilities(prepared), expected, atol=1e-6)
         one_by_one = [clf.classify(shot).as_dict() for shot in shots]
         assert [p.as_dict() for p in clf.classify_batch(shots)] == one_by_one
+
+
+def test_the_garment_model_is_an_option_and_must_take_28x28_images(fashion):
+    """Any 28x28 model can read the garment (here the MLP instead of the shipped CNN); a model
+    of another input is refused with the shape it has."""
+    from edge_runtime.interpreter.bundle import PHOTO_MODEL_NAME, default_model_path
+    from edge_runtime.interpreter.runner import ModelRunner
+    from edge_runtime.interpreter.tensors import ModelInputError
+    from edge_runtime.photo.blend import PHOTO_WEIGHT
+
+    shot = decode_image(synthetic_photo(fashion.test.images[1], "textured",
+                                        np.random.default_rng(4)), min_side=224)
+    mlp = default_model_path("fashion_mlp_int8")
+    with Classifier(garment_model=mlp) as clf:
+        prepared = clf.prepare(shot)
+        photo = ModelRunner(clf.photo_bundle.path).probabilities(prepared.pixels)
+        expected = ((1 - PHOTO_WEIGHT) * photo
+                    + PHOTO_WEIGHT * ModelRunner(mlp).probabilities(prepared.garment))
+        assert np.allclose(clf.probabilities(prepared), expected, atol=1e-6)
+    with pytest.raises(ModelInputError, match=r"28x28.*\[1, 224, 224, 3\]"):
+        Classifier(garment_model=default_model_path(PHOTO_MODEL_NAME)).prepare(shot)
 
 
 def test_evaluation_scores_exactly_what_fashion_classify_prints(fashion, tmp_path, capsys):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.apps.options import add_garment_model_option
 from edge_runtime.photo.folds import FOLDS, HOLDOUT_FOLD, MIN_PER_CLASS, LabelledPhoto, find_photos
 
 
@@ -115,7 +116,8 @@ def score_photos(photos: list[LabelledPhoto], args: argparse.Namespace):
     seconds, names, seen = [], [], False
     for photo_model, rows in passes:
         with Classifier(args.model, backend=args.backend, preprocess=args.preprocess,
-                        photo_model=photo_model, threshold=args.threshold) as clf:
+                        photo_model=photo_model, garment_model=args.garment_model,
+                        threshold=args.threshold) as clf:
             result = evaluate(clf, [photos[i] for i in rows], args.save_inputs, rows)
             used = clf.bundle if args.preprocess == "fmnist" else clf.photo_bundle
             names.append(used.name)
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--photo-model", type=Path,
                         help="model for photo-path inputs (default: --model, or the shipped "
                         "photo-robust model when --model is not given)")
+    add_garment_model_option(parser)
     parser.add_argument("--fold-models", type=Path, nargs=FOLDS, metavar="MODEL",
                         help=f"cross-validation: {FOLDS} photo models, the k-th trained without "
                         "fold k (fashion-train --real-photos --holdout-fold k); each fold is "

@@ -12,14 +12,15 @@ from edge_runtime.interpreter.backend import BACKENDS
 
 def add_model_options(parser: argparse.ArgumentParser, preprocess_help: str,
                       backends: tuple[str, ...] = BACKENDS) -> None:
-    """``--model --photo-model --backend --threads --top-k --threshold --preprocess``;
-    ``--backend`` offers ``backends``."""
+    """``--model --photo-model --garment-model --backend --threads --top-k --threshold
+    --preprocess``; ``--backend`` offers ``backends``."""
     parser.add_argument("--model", type=Path,
                         help="a .tflite model; its NAME.json manifest is read when present "
                         "(default: the shipped int8 MLP)")
     parser.add_argument("--photo-model", type=Path,
                         help="model for inputs prepared by the photo path (default: --model, or "
                         "the shipped photo model when --model is not given)")
+    add_garment_model_option(parser)
     parser.add_argument("--backend", default="auto", choices=["auto", *backends],
                         help="interpreter (default: ai-edge-litert, then tflite-runtime, "
                         "then tensorflow)")
@@ -30,6 +31,14 @@ def add_model_options(parser: argparse.ArgumentParser, preprocess_help: str,
                         "below T")
     parser.add_argument("--preprocess", default="auto", choices=["auto", "fmnist", "photo"],
                         help=preprocess_help)
+
+
+def add_garment_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--garment-model``: the 28x28 model blended into a photo model's decisions."""
+    parser.add_argument("--garment-model", type=Path,
+                        help="28x28 model that reads a photo's garment, rendered the "
+                        "Fashion-MNIST way, for its share of the photo model's decision "
+                        "(default: the shipped int8 CNN)")
 
 
 def add_source_options(parser: argparse.ArgumentParser, title: str, video_help: str,
@@ -89,8 +98,8 @@ def classifier_options(args: argparse.Namespace):
     """The :class:`~edge_runtime.classifier.ClassifierOptions` the model options ask for."""
     from edge_runtime.classifier import ClassifierOptions
 
-    return ClassifierOptions(args.model, args.photo_model, args.backend, args.threads,
-                             args.top_k, args.threshold, args.preprocess)
+    return ClassifierOptions(args.model, args.photo_model, args.garment_model, args.backend,
+                             args.threads, args.top_k, args.threshold, args.preprocess)
 
 
 def make_source(args: argparse.Namespace, wait: Callable[[float], object], prog: str,

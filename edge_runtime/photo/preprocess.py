@@ -7,9 +7,10 @@ Two paths, picked by ``mode`` (``auto`` decides per image):
   as the test set does; other sizes are fitted into 28x28 on black.
 * ``photo``: a photo or camera frame. The garment is segmented from the background
   (:mod:`edge_runtime.photo.segment`); an empty mask means no garment is in view. For an RGB
-  photo model the whole photo is then letterboxed into the model's input, RGB, and a studio
-  shot (:mod:`edge_runtime.photo.studio`) also gets its garment rendered as below. For a 28x28
-  model the garment is cropped and rendered the way Fashion-MNIST renders garments
+  photo model the whole photo is then letterboxed into the model's input, RGB, and the garment
+  is also rendered as below, for the 28x28 model's share of the decision
+  (:mod:`edge_runtime.photo.blend`). For a 28x28 model the garment is cropped and rendered the
+  way Fashion-MNIST renders garments
   (arXiv:1708.07747, section 2): negated 8-bit grayscale, longest edge 28, centred on black,
   with the garment's intensities moved to those of the training data (mean 156, spread 60 on
   0-255), so a white shirt and a black coat reach the model alike.
@@ -25,7 +26,7 @@ from edge_runtime.interpreter.tensors import INPUT_HW, ImageLayout
 from edge_runtime.media import imaging
 from edge_runtime.media.decoded import DecodedImage, as_image
 from edge_runtime.photo.segment import Segmentation, segment_against_background, segment_garment
-from edge_runtime.photo.studio import is_studio_shot
+from edge_runtime.photo.blend import is_studio_shot
 
 MODES = ("auto", "fmnist", "photo")
 FMNIST_LAYOUT = ImageLayout(*INPUT_HW, 1)
@@ -42,13 +43,15 @@ _MAX_GAIN = 4.0  # stretch a flat-coloured garment this much at most: beyond it 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs a microsecond per image
 class PreparedInput:
     """The uint8 model input (28x28 gray, or H x W x 3 RGB), the path that made it, the
-    garment mask where the photo path made one, and for a studio shot its garment rendered
-    28x28 for the Fashion-MNIST model's share of the decision."""
+    garment mask where the photo path made one, and for a photo model's input the garment
+    rendered 28x28 for the Fashion-MNIST model's share of the decision, and whether the photo
+    is a studio shot (which sets that share)."""
 
     pixels: np.ndarray
     mode: str
     mask: np.ndarray | None = None
     garment: np.ndarray | None = None
+    studio: bool = False
 
     @property
     def garment_found(self) -> bool:
@@ -138,18 +141,17 @@ def prepare_photo(image: DecodedImage, layout: ImageLayout = FMNIST_LAYOUT,
                   scene: np.ndarray | None = None) -> PreparedInput:
     """The photo path: segment the garment (against ``scene``, a static camera's
     :func:`~edge_runtime.photo.segment.empty_scene`, when given); then letterbox the whole photo
-    for an RGB model (and render a studio shot's garment too), or render the garment as
-    Fashion-MNIST does for a 28x28 one."""
+    for an RGB model (and render the garment too), or render the garment as Fashion-MNIST does
+    for a 28x28 one."""
     if scene is not None:
         segmented = segment_against_background(image.pixels, scene)
     else:
         segmented = segment_garment(image.pixels, image.alpha)
+    garment = render_garment(_bright(segmented), segmented.mask)
     if layout.is_fmnist:
-        return PreparedInput(render_garment(_bright(segmented), segmented.mask), "photo",
-                             segmented.mask)
-    garment = (render_garment(_bright(segmented), segmented.mask) if is_studio_shot(segmented)
-               else None)
-    return PreparedInput(letterbox(image.pixels, layout), "photo", segmented.mask, garment)
+        return PreparedInput(garment, "photo", segmented.mask)
+    return PreparedInput(letterbox(image.pixels, layout), "photo", segmented.mask, garment,
+                         is_studio_shot(segmented))
 
 
 def _bright(segmented: Segmentation) -> np.ndarray:
