@@ -161,15 +161,16 @@ class Classifier:
             return self._main
         if self._photo is None:
             options = self.options
-            self._photo = self._load(self.photo_bundle.path, options.backend, options.num_threads)
-            self._photo_rule = self._rule(self._photo)
-            if self.garment_bundle is not None and not self._photo.runner.layout.is_fmnist:
-                self._garment = self._load(self.garment_bundle.path, options.backend,
-                                           options.num_threads)
-                if not self._garment.runner.layout.is_fmnist:
+            photo = self._load(self.photo_bundle.path, options.backend, options.num_threads)
+            if self.garment_bundle is not None and not photo.runner.layout.is_fmnist:
+                garment = self._load(self.garment_bundle.path, options.backend,
+                                     options.num_threads)
+                if not garment.runner.layout.is_fmnist:
                     raise ModelInputError(f"{self.garment_bundle.path}: the garment model must "
                                           f"take a 28x28 grayscale image, not "
-                                          f"{list(self._garment.runner.input_spec.shape)}")
+                                          f"{list(garment.runner.input_spec.shape)}")
+                self._garment = garment
+            self._photo, self._photo_rule = photo, self._rule(photo)
         return self._photo
 
     def __enter__(self) -> Classifier:
