@@ -8,10 +8,10 @@ garment's silhouette and shading alone. On a studio shot, a garment alone on a p
 the garment model is on home ground and reads garments the photo model confuses (shirts and
 coats), so it takes most of the decision; on every other photo it takes a smaller share.
 
-Chosen without the test garments or a scored photo: the studio weight on 1,000 studio shots of
-Fashion-MNIST training garments that neither model trained on, the border spread as the
-plainest backdrop that leaves the cross-validated real photos as they were, the other photos'
-weight by cross-validation on the real photos (README, "Real photos").
+Chosen without the test garments: the studio weight on 1,000 studio shots of Fashion-MNIST
+training garments that neither model trained on, the border spread as the plainest backdrop
+that left the cross-validated real photos as they were, the other photos' weight by
+cross-validation on the real photos (README, "The garment model").
 """
 
 from __future__ import annotations

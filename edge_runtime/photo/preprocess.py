@@ -8,7 +8,7 @@ Two paths, picked by ``mode`` (``auto`` decides per image):
 * ``photo``: a photo or camera frame. The garment is segmented from the background
   (:mod:`edge_runtime.photo.segment`); an empty mask means no garment is in view. For an RGB
   photo model the whole photo is then letterboxed into the model's input, RGB, and the garment
-  is also rendered as below, for the 28x28 model's share of the decision
+  is also rendered as below, for the garment model's share of the decision
   (:mod:`edge_runtime.photo.blend`). For a 28x28 model the garment is cropped and rendered the
   way Fashion-MNIST renders garments
   (arXiv:1708.07747, section 2): negated 8-bit grayscale, longest edge 28, centred on black,
@@ -44,7 +44,7 @@ _MAX_GAIN = 4.0  # stretch a flat-coloured garment this much at most: beyond it 
 class PreparedInput:
     """The uint8 model input (28x28 gray, or H x W x 3 RGB), the path that made it, the
     garment mask where the photo path made one, and for a photo model's input the garment
-    rendered 28x28 for the Fashion-MNIST model's share of the decision, and whether the photo
+    rendered 28x28 for the garment model's share of the decision, and whether the photo
     is a studio shot (which sets that share)."""
 
     pixels: np.ndarray
