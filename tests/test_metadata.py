@@ -16,10 +16,10 @@ from convert.metadata import (DEFAULT_METADATA_PYTHON, LABEL_FILE, ImageClassifi
                               MetadataToolError, add_image_classifier_metadata, read_metadata)
 from edge_runtime.interpreter.runner import ModelRunner
 from edge_runtime.labels import FASHION_MNIST_LABELS
+from tests.conftest import legacy_probabilities
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIAPIPE_PYTHON = ROOT / ".venv-mediapipe" / "bin" / "python"
-LEGACY_PYTHON = ROOT / ".venv-legacy" / "bin" / "python"
 SIZE = 32  # model input H = W; the test images are written at this size, so nobody resizes
 # One colour per class, saturated so the calibration images span 0-255 (input scale 1).
 COLOURS = np.array([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255),
@@ -56,17 +56,6 @@ with vision.ImageClassifier.create_from_options(options) as classifier:
         head = classifier.classify(mp.Image.create_from_file(path)).classifications[0]
         print(json.dumps({c.category_name: c.score for c in head.categories}))
 """
-
-# Runs in .venv-legacy: tflite-runtime 2.14's probabilities for the images in an .npy file.
-LEGACY_PROBABILITIES = """
-import sys
-import numpy as np
-from edge_runtime.interpreter.runner import ModelRunner
-model, inputs, outputs = sys.argv[1:]
-runner = ModelRunner(model, "tflite-runtime")
-np.save(outputs, runner.probabilities_batch(np.load(inputs), batch_size=1))
-"""
-
 
 def squares(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` RGB images (n, SIZE, SIZE, 3): one square of the class's colour on black, of random
@@ -187,18 +176,11 @@ def test_metadata_leaves_outputs_identical_on_every_runtime(classifier_model, wi
     after = ModelRunner(with_metadata).probabilities_batch(images, batch_size=1)
     assert np.array_equal(before, after)
     assert before.max(axis=1).min() > 0  # real scores, not an all-zero output
-    if not LEGACY_PYTHON.is_file():
-        pytest.skip(".venv-legacy absent: tflite-runtime 2.14 not checked")
     legacy = {}
-    np.save(tmp_path / "inputs.npy", images)
     for name, model in {"plain": classifier_model, "metadata": with_metadata}.items():
         (tmp_path / f"{name}.tflite").write_bytes(model)
-        done = subprocess.run([str(LEGACY_PYTHON), "-c", LEGACY_PROBABILITIES,
-                               str(tmp_path / f"{name}.tflite"), str(tmp_path / "inputs.npy"),
-                               str(tmp_path / f"{name}.npy")],
-                              cwd=ROOT, timeout=120, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-2000:]
-        legacy[name] = np.load(tmp_path / f"{name}.npy")
+        legacy[name] = legacy_probabilities(tmp_path / f"{name}.tflite", images, tmp_path,
+                                            batch_size=1)
     assert np.array_equal(legacy["plain"], legacy["metadata"])
     # Across runtimes an int8 kernel may round differently: one output step (1/256) at most.
     assert np.abs(legacy["metadata"] - after).max() <= ModelRunner(with_metadata).output_spec.scale

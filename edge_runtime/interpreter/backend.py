@@ -6,12 +6,14 @@ numpy < 2), tensorflow.lite (a desktop that has TensorFlow anyway).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_runtime.interpreter.legacy_xnnpack import legacy_interpreter
 from edge_runtime.interpreter.model_pages import release_model_pages
 
 BACKENDS = ("ai-edge-litert", "tflite-runtime", "tensorflow")
@@ -88,17 +90,20 @@ def create_interpreter(
     One thread by default: on a Pi the other cores belong to the camera and the application,
     and for a model this small more threads only add synchronisation. A model file's pages are
     given back once the tensors are allocated (:mod:`edge_runtime.interpreter.model_pages`).
+    tflite-runtime gets XNNPACK's int8 kernels, as ai-edge-litert has them by default
+    (:mod:`edge_runtime.interpreter.legacy_xnnpack`), so both give an int8 model's labels alike.
     """
     name = resolve_backend(backend)
     cls = _interpreter_class(name)
     source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {
         "model_path": str(model)}
+    make = functools.partial(legacy_interpreter, cls) if name == "tflite-runtime" else cls
     try:
         with warnings.catch_warnings():
             # tensorflow.lite warns that it is deprecated in favour of ai-edge-litert; the
             # order of BACKENDS already says so, and the warning would repeat on every load.
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-            interpreter = cls(**source, num_threads=num_threads)
+            interpreter = make(**source, num_threads=num_threads)
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         what = "model bytes" if "model_content" in source else str(model)
