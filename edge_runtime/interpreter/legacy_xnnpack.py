@@ -3,8 +3,8 @@
 tflite-runtime 2.14 applies XNNPACK by default to float operators only (its wheel was built
 without XNNPACK's int8 flag), so a full-integer model runs on the built-in int8 kernels. Those
 round differently from the XNNPACK that ai-edge-litert applies to the same model, which flips
-near-tie labels of a deep network (13 of 1,000 rendered garments for the photo model), and they
-run 3x slower. The wheel exports XNNPACK's C API, so this module creates the delegate with the
+near-tie labels of a deep network (11 of 1,000 rendered garments for the photo model), and they
+run 6x slower. The wheel exports XNNPACK's C API, so this module creates the delegate with the
 int8 flags set, as ai-edge-litert's default does, for the interpreter to take in place of its
 default delegate. Where the library lacks that API, or XNNPACK cannot take the graph (the
 shipped MLP and CNN reshape by a computed shape), the interpreter is made as before: that is
@@ -85,6 +85,6 @@ def legacy_interpreter(interpreter_class, num_threads: int, **source):
     if delegates:
         try:
             return interpreter_class(**source, **delegates, num_threads=num_threads)
-        except RuntimeError:
+        except RuntimeError:  # XNNPACK refused the graph: the built-in kernels, as before
             pass
     return interpreter_class(**source, num_threads=num_threads)
