@@ -155,6 +155,19 @@ def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp
     assert prediction.label is not None and len(prediction.top_k) == 3
 
 
+def rendered_test_inputs(fashion, layout):
+    """Every fifth of the rendered test garments the shipped photo model's conversion recorded
+    labels for, and their model inputs (one centred view each)."""
+    from edge_runtime.interpreter.bundle import load_bundle
+    from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
+    from train.photo.views import picture_views
+
+    seed = load_bundle(SHIPPED_PHOTO).manifest["provenance"]["training"]["seed"] + 1
+    pictures = renderings(fashion.test, TEST_RENDERS_PER_CLASS, seed)[::5]
+    return pictures, np.concatenate([picture_views(p, 1, layout, np.random.default_rng(0))
+                                     for p in pictures])
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_PHOTO.is_file(), reason="no shipped photo model")
 def test_the_shipped_photo_model_gives_its_recorded_labels_on_this_runtime(fashion):
@@ -165,15 +178,10 @@ def test_the_shipped_photo_model_gives_its_recorded_labels_on_this_runtime(fashi
     the next test compares the runtimes themselves on identical inputs."""
     from edge_runtime.interpreter.bundle import load_bundle
     from edge_runtime.interpreter.runner import ModelRunner
-    from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
-    from train.photo.views import picture_views
 
     manifest = load_bundle(SHIPPED_PHOTO).manifest
     runner = ModelRunner(SHIPPED_PHOTO)
-    pictures = renderings(fashion.test, TEST_RENDERS_PER_CLASS,
-                          manifest["provenance"]["training"]["seed"] + 1)[::5]
-    inputs = np.concatenate([picture_views(p, 1, runner.layout, np.random.default_rng(0))
-                             for p in pictures])
+    pictures, inputs = rendered_test_inputs(fashion, runner.layout)
     predicted = runner.probabilities_batch(inputs).argmax(1)
     recorded = np.array([int(c) for c in
                          manifest["metrics"]["parts"]["rendered test garments"]["predicted"][::5]])
@@ -192,15 +200,10 @@ def test_tflite_runtime_gives_the_photo_model_the_labels_of_ai_edge_litert(fashi
     (tflite-runtime on its built-in int8 kernels flipped 4 of them), and outputs at most two
     quantization steps apart (both run XNNPACK, of different releases)."""
     pytest.importorskip("ai_edge_litert")
-    from edge_runtime.interpreter.bundle import load_bundle
     from edge_runtime.interpreter.runner import ModelRunner
-    from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
-    from train.photo.views import picture_views
 
     runner = ModelRunner(SHIPPED_PHOTO, "ai-edge-litert")
-    seed = load_bundle(SHIPPED_PHOTO).manifest["provenance"]["training"]["seed"] + 1
-    inputs = np.concatenate([picture_views(p, 1, runner.layout, np.random.default_rng(0))
-                             for p in renderings(fashion.test, TEST_RENDERS_PER_CLASS, seed)[::5]])
+    _, inputs = rendered_test_inputs(fashion, runner.layout)
     litert = runner.probabilities_batch(inputs)
     legacy = legacy_probabilities(SHIPPED_PHOTO, inputs, tmp_path)
     np.testing.assert_array_equal(legacy.argmax(1), litert.argmax(1))

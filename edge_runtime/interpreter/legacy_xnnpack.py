@@ -14,6 +14,7 @@ what tflite-runtime does itself when its default delegate fails.
 from __future__ import annotations
 
 import ctypes
+import functools
 
 # TFLITE_XNNPACK_DELEGATE_FLAG_QS8 and _QU8 (xnnpack_delegate.h).
 INT8_FLAGS = 0x1 | 0x2
@@ -45,6 +46,7 @@ class XnnpackDelegate:
         self._library.TfLiteXNNPackDelegateDelete(ctypes.c_void_p(self._pointer))
 
 
+@functools.cache  # once per process: every interpreter made here shares it
 def _library() -> ctypes.CDLL | None:
     from tflite_runtime import _pywrap_tensorflow_interpreter_wrapper as wrapper
 
