@@ -93,16 +93,32 @@ def test_class_weights_balance_real_photos_and_set_the_renderings_share():
 
 @pytest.mark.tensorflow
 def test_training_batches_take_the_int8_share_of_their_rows_from_the_int8_features():
-    from train.photo.head import _batches
+    from train.photo.head import _epoch
 
     maps, int8 = np.zeros((1000, 2, 2, 3), np.float16), np.ones((1000, 2, 2, 3), np.float16)
     labels, weights = np.zeros(1000, int), np.ones(1000, np.float32)
-    x, _, _ = next(_batches(maps, labels, weights, 1000, np.random.default_rng(0), int8, 0.5))
+    x, _, _ = _epoch(maps, labels, weights, 1000, np.random.default_rng(0), int8, 0.5)
     per_row = x.reshape(1000, -1)
     assert set(per_row.min(1)) == {0.0, 1.0} and (per_row.min(1) == per_row.max(1)).all()
     assert 0.45 < per_row[:, 0].mean() < 0.55
-    x, _, _ = next(_batches(maps, labels, weights, 1000, None, int8, 0.5))  # validation
+    x, _, _ = _epoch(maps, labels, weights, 1000, None, int8, 0.5)  # validation
     assert not x.any()
+
+
+@pytest.mark.tensorflow
+def test_a_training_pass_holds_every_row_once_in_shuffled_batches_and_the_next_pass_differs():
+    from train.photo.head import _epoch
+
+    ids = np.arange(300, dtype=np.float16).reshape(300, 1, 1, 1)  # each row's map is its number
+    labels, weights = np.arange(300) % 10, np.arange(300, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    passes = [_epoch(ids, labels, weights, 128, rng) for _ in range(2)]
+    for x, y, w in passes:
+        rows = x.reshape(-1).astype(int)
+        assert sorted(rows) == list(range(300))
+        assert (y.argmax(1) == rows % 10).all() and (w == rows).all()  # labels follow their rows
+        assert all((np.diff(rows[start : start + 128]) > 0).all() for start in (0, 128, 256))
+    assert not np.array_equal(passes[0][0], passes[1][0])
 
 
 @pytest.mark.slow
