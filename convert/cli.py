@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from train.data import DataError, DataNotFoundError, load_fashion_mnist
@@ -24,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         "with the device interpreter (a Fashion-MNIST model on the full test set; a photo model "
         "on the real photos its run held out and on rendered test garments), and ship only those "
         "whose accuracy drop is within tolerance (exit status 3 otherwise). A bundle in --out is "
-        "replaced only by a different model that measures no worse on the same pictures.",
+        "replaced only by a different model that measures no worse on the same pictures (the "
+        "photo model and the garment model fashion_cnn_int8 also through fashion-classify's "
+        "decision on the photos the photo model held out).",
     )
     parser.add_argument("--model", type=Path, required=True, help="trained model.keras")
     parser.add_argument("--quantization", nargs="+", default=["float32", "int8"],
@@ -44,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--photos", type=Path, metavar="DIR",
                         help="photo model: where its run's photos are (default: the folder the "
-                        "run was trained with)")
+                        "run was trained with); garment model (fashion_cnn_int8): where the "
+                        "shipped photo model's held-out photos are, to measure it through "
+                        "fashion-classify's decision (without them a shipped one stays)")
     parser.add_argument("--crossval", type=Path, metavar="RESULTS_JSON",
                         help="photo model: fashion-evaluate --fold-models results to record in "
                         "the manifest as its cross-validated figures")
@@ -144,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     from convert.compare import compare_predictions, gate_failures
+    from convert.decision import HeldOutPhotos, held_out_read_right, photo_model_held_out
     from convert.evaluation import EvaluationDataError, fmnist_set, photo_set
-    from convert.manifest import FMNIST_INPUT, PHOTO_INPUT, build_manifest, ship, shipped_verdict
+    from convert.manifest import (FMNIST_INPUT, PHOTO_INPUT, Verdict, build_manifest, ship,
+                                  shipped_verdict)
     from convert.metadata import MetadataToolError
     from convert.quantize import convert
-    from edge_runtime.interpreter.bundle import sha256_file
+    from edge_runtime.interpreter.bundle import GARMENT_MODEL_NAME, sha256_file
     from edge_runtime.interpreter.runner import ModelRunner
 
     try:
@@ -160,10 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     run = training_run(args.model)
     shape = tuple(model.inputs[0].shape[1:])
     photo = len(shape) == 3 and shape[-1] == 3
+    names = [f"{args.name or model.name}_{mode}" for mode in args.quantization]
     try:
         evaluation = (photo_set(run, data, args.photos, shape[0], args.calibration_size,
                                 args.seed) if photo
                       else fmnist_set(data, args.calibration_size, args.seed))
+        # The photos on which a photo or garment model must also read no worse than the shipped
+        # one through fashion-classify's decision.
+        held_out = (HeldOutPhotos(evaluation.held_out_photos,
+                                  evaluation.labels[evaluation.parts["held-out photos"]]) if photo
+                    else photo_model_held_out(args.out, args.photos)
+                    if args.photos and GARMENT_MODEL_NAME in names else None)
     except EvaluationDataError as exc:
         print(f"fashion-convert: error: {exc}", file=sys.stderr)
         return 1
@@ -190,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     status = 0
-    for mode in args.quantization:
-        name = f"{args.name or model.name}_{mode}"
+    for mode, name in zip(args.quantization, names):
         with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its graph
             model_bytes = convert(model, mode, evaluation.calibration)
         if photo:
@@ -240,12 +253,18 @@ def main(argv: list[str] | None = None) -> int:
                       f"{args.tolerance_pp}", flush=True)
                 status = EXIT_GATED
                 continue
-        verdict = None if args.replace else shipped_verdict(args.out, name, model_bytes, manifest)
-        if verdict:
-            print(f"{summary}\n  {verdict}", flush=True)
+        role = ("photo_model" if photo else "garment_model" if name == GARMENT_MODEL_NAME
+                else None)
+        read_right = (partial(held_out_read_right, name=name, model_bytes=model_bytes,
+                              manifest=manifest, held_out=held_out, role=role) if role else None)
+        verdict = (Verdict(False) if args.replace
+                   else shipped_verdict(args.out, name, model_bytes, manifest, read_right))
+        if verdict.keep_shipped:
+            print(f"{summary}\n  {verdict.reason}", flush=True)
             continue
         path = ship(args.out, name, model_bytes, manifest)
         refused = [b for b, r in runtimes.items() if r.get("loads") is False]
-        note = f"; does NOT load on {', '.join(refused)}" if refused else ""
+        note = "".join(f"; {text}" for text in (
+            verdict.reason, f"does NOT load on {', '.join(refused)}" if refused else "") if text)
         print(f"{summary}\n  shipped {path}{note}", flush=True)
     return status

@@ -9,7 +9,7 @@ so that the uint8 input keeps scale 1 and zero point 0 (raw pixels in, as MediaP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ class EvaluationSet:
     description: str
     calibration: np.ndarray
     calibration_note: dict
+    held_out_photos: list[Path] = field(default_factory=list)  # a photo model's, in input order
 
 
 def fmnist_set(data, calibration_size: int, seed: int) -> EvaluationSet:
@@ -86,4 +87,4 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
         f"rendered as photos ({len(tests)})", calibration,
         {"images": len(calibration), "source": f"training photos ({len(picked)}, stratified by "
          f"class), renderings ({len(renders)}), one black and one white image",
-         "seed": seed})
+         "seed": seed}, [p.path for p in held])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.interpreter.runner import ModelRunner
+from tests.conftest import REAL_PHOTOS
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -198,6 +200,40 @@ def test_cnn_converts_through_the_same_gate_beside_the_mlp(cnn_run, tmp_path, fa
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@pytest.mark.photos
+def test_the_garment_model_is_also_judged_through_classify_on_held_out_photos(cnn_run, tmp_path,
+                                                                              capsys):
+    """fashion_cnn_int8 reads every photo's rendered garment, so a CNN that measures no worse on
+    Fashion-MNIST replaces it only when fashion-classify, with it, reads as many of the photos
+    the shipped photo model held out; without those photos the shipped one stays."""
+    from convert.cli import main
+
+    out = tmp_path / "models"
+    out.mkdir()
+    for path in MODELS.glob("fashion_cnn_int8.*"):
+        shutil.copy(path, out)
+    manifest = json.loads((out / "fashion_cnn_int8.json").read_text())
+    manifest["metrics"]["tflite_accuracy"] = 0.0  # so that the new one alone is no worse
+    (out / "fashion_cnn_int8.json").write_text(json.dumps(manifest))
+    shipped = (out / "fashion_cnn_int8.tflite").read_bytes()
+    convert = ["--model", str(cnn_run), "--out", str(out), "--quantization", "int8",
+               "--calibration-size", "200", "--tolerance-pp", "5", "--per-class-tolerance-pp", "20"]
+    capsys.readouterr()
+    assert main(convert) == 0
+    assert "without the held-out photos (--photos DIR)" in capsys.readouterr().out
+    assert (out / "fashion_cnn_int8.tflite").read_bytes() == shipped
+
+    assert main([*convert, "--photos", str(REAL_PHOTOS.parent)]) == 0
+    printed = capsys.readouterr().out
+    found = re.search(r"reads (\d+) of 149 held-out photos right, the new one (\d+)", printed)
+    assert found, printed
+    shipped_right, new_right = map(int, found.groups())
+    assert shipped_right == 131  # the shipped photo and garment models' figure (README)
+    assert ((out / "fashion_cnn_int8.tflite").read_bytes() == shipped) == (new_right < shipped_right)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["float32", "int8"])
 def test_shipped_cnn_bundles_score_the_test_set_as_their_manifests_say(mode, fashion):
@@ -274,3 +310,48 @@ def test_a_model_that_measures_worse_never_replaces_the_shipped_one(converted, t
     assert convert([*weak, "--replace"]) == 0
     assert (shipped / "fashion_mlp_float32.tflite").read_bytes() != \
         before["fashion_mlp_float32.tflite"]
+
+
+def test_a_photo_model_must_also_read_as_many_held_out_photos_through_classify(tmp_path):
+    """Measured alone a new photo model may beat the shipped one while fashion-classify, which
+    blends in the garment model, reads fewer held-out photos with it: then the shipped one
+    stays, as it does when those photos are not at hand. Measuring through fashion-classify
+    happens only when the model alone is no worse."""
+    import copy
+
+    from convert.manifest import PhotosReadRight, shipped_verdict
+
+    name = "fashion_photo_int8"
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    for suffix in (".tflite", ".json"):
+        shutil.copy(MODELS / f"{name}{suffix}", shipped)
+    manifest = json.loads((shipped / f"{name}.json").read_text())
+    better_alone, worse_alone = copy.deepcopy(manifest), copy.deepcopy(manifest)
+    better_alone["metrics"]["tflite_accuracy"] += 0.01
+    worse_alone["metrics"]["tflite_accuracy"] -= 0.01
+    measured = []
+
+    def read_right(counts):
+        def measure(path):
+            measured.append(path)
+            return PhotosReadRight(*counts, 149)
+        return measure
+
+    kept = shipped_verdict(shipped, name, b"another model", better_alone, read_right((131, 128)))
+    assert kept.keep_shipped and measured == [shipped / f"{name}.tflite"]
+    assert "fashion-classify's decision it reads 131 of 149 held-out photos right, the new " \
+        "one 128" in kept.reason
+    replaced = shipped_verdict(shipped, name, b"another model", better_alone,
+                               read_right((130, 130)))
+    assert not replaced.keep_shipped and "reads 130 of 149 held-out photos right, the new one " \
+        "130" in replaced.reason
+    unmeasured = shipped_verdict(shipped, name, b"another model", better_alone, lambda path: None)
+    assert unmeasured.keep_shipped and "without the held-out photos" in unmeasured.reason
+    measured.clear()
+    alone = shipped_verdict(shipped, name, b"another model", worse_alone, read_right((0, 149)))
+    assert alone.keep_shipped and "it measures" in alone.reason
+    same = shipped_verdict(shipped, name, (shipped / f"{name}.tflite").read_bytes(),
+                           better_alone, read_right((0, 149)))
+    assert same.keep_shipped and "byte-identical" in same.reason
+    assert measured == []
