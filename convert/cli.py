@@ -25,9 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
         "with the device interpreter (a Fashion-MNIST model on the full test set; a photo model "
         "on the real photos its run held out and on rendered test garments), and ship only those "
         "whose accuracy drop is within tolerance (exit status 3 otherwise). A bundle in --out is "
-        "replaced only by a different model that measures no worse on the same pictures (the "
-        "photo model and the garment model fashion_cnn_int8 also through fashion-classify's "
-        "decision on the photos the photo model held out).",
+        "replaced only by a model that is clearly better on the same pictures (paired with it: "
+        "more read right, the 95% interval of the difference above zero) and, for the photo "
+        "model and the garment model fashion_cnn_int8, reads no fewer of the photos the photo "
+        "model held out through fashion-classify's decision.",
     )
     parser.add_argument("--model", type=Path, required=True, help="trained model.keras")
     parser.add_argument("--quantization", nargs="+", default=["float32", "int8"],
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="photo model: fashion-evaluate --fold-models results to record in "
                         "the manifest as its cross-validated figures")
     parser.add_argument("--replace", action="store_true",
-                        help="ship even when the bundle in --out measures better")
+                        help="ship even when the bundle in --out should stay")
     parser.add_argument("--legacy-python", type=Path, metavar="PATH",
                         help="python of a tflite-runtime environment: also record whether "
                         "tflite-runtime loads each model")
@@ -149,12 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     from convert.compare import compare_predictions, gate_failures
-    from convert.decision import HeldOutPhotos, held_out_read_right, photo_model_held_out
     from convert.evaluation import EvaluationDataError, fmnist_set, photo_set
-    from convert.manifest import (FMNIST_INPUT, PHOTO_INPUT, Verdict, build_manifest, ship,
-                                  shipped_verdict)
+    from convert.manifest import FMNIST_INPUT, PHOTO_INPUT, build_manifest, ship
     from convert.metadata import MetadataToolError
     from convert.quantize import convert
+    from convert.replacement import (HeldOutPhotos, Verdict, held_out_read_right,
+                                     paired_with_shipped, photo_model_held_out, shipped_verdict)
     from edge_runtime.interpreter.bundle import GARMENT_MODEL_NAME, sha256_file
     from edge_runtime.interpreter.runner import ModelRunner
 
@@ -172,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         evaluation = (photo_set(run, data, args.photos, shape[0], args.calibration_size,
                                 args.seed) if photo
                       else fmnist_set(data, args.calibration_size, args.seed))
-        # The photos on which a photo or garment model must also read no worse than the shipped
-        # one through fashion-classify's decision.
+        # The photos on which a photo or garment model must also read no fewer right than the
+        # shipped one through fashion-classify's decision.
         held_out = (HeldOutPhotos(evaluation.held_out_photos,
                                   evaluation.labels[evaluation.parts["held-out photos"]]) if photo
                     else photo_model_held_out(args.out, args.photos)
@@ -255,10 +256,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
         role = ("photo_model" if photo else "garment_model" if name == GARMENT_MODEL_NAME
                 else None)
+        alone = partial(paired_with_shipped, inputs=evaluation.inputs, labels=evaluation.labels,
+                        candidate=candidate)
         read_right = (partial(held_out_read_right, name=name, model_bytes=model_bytes,
                               manifest=manifest, held_out=held_out, role=role) if role else None)
         verdict = (Verdict(False) if args.replace
-                   else shipped_verdict(args.out, name, model_bytes, manifest, read_right))
+                   else shipped_verdict(args.out, name, model_bytes, manifest, alone, read_right))
         if verdict.keep_shipped:
             print(f"{summary}\n  {verdict.reason}", flush=True)
             continue

@@ -1,24 +1,16 @@
-"""Build the ``NAME.json`` manifest of a converted model and ship the bundle atomically.
-
-A bundle that ships replaces the one in place only when it is a different model that measures
-no worse on the same pictures (the photo and garment models: alone, and through
-fashion-classify's decision on the held-out photos): rebuilding the same model leaves the files
-(and git) untouched.
-"""
+"""Build the ``NAME.json`` manifest of a converted model and ship the bundle atomically (when a
+bundle may replace the one in place: :mod:`convert.replacement`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from convert.compare import Comparison
 from edge_runtime.interpreter.bundle import (MANIFEST_SCHEMA_VERSION, PIXEL_CONVENTION,
-                                             ManifestError, manifest_path, read_manifest)
+                                             manifest_path)
 from edge_runtime.interpreter.tensors import TensorSpec
 from edge_runtime.labels import FASHION_MNIST_LABELS
 from edge_runtime.media.atomic_files import write_bytes_atomic, write_text_atomic
@@ -93,64 +85,6 @@ def build_manifest(
         "provenance": provenance | {"python": platform.python_version()},
         "runtimes": runtimes,
     }
-
-
-class PhotosReadRight(NamedTuple):
-    """Held-out photos read right through fashion-classify's decision, of ``n``."""
-
-    shipped: int
-    new: int
-    n: int
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether the bundle in place stays, and what happens to it in one line (empty when
-    there was none)."""
-
-    keep_shipped: bool
-    reason: str = ""
-
-
-def shipped_verdict(out_dir: Path, name: str, model_bytes: bytes, manifest: dict,
-                    read_right: Callable[[Path], PhotosReadRight | None] | None = None
-                    ) -> Verdict:
-    """Whether the bundle in place should stay: it does when it is the same model (nothing to
-    change) or measures better on the same pictures. ``read_right`` (for the models that decide
-    photos: the photo model and the garment model) gives the held-out photos the shipped bundle
-    and the new model read right through fashion-classify's decision, or None when the photos
-    are not at hand; the new model must be no worse there either, and unmeasured it stays out."""
-    model_path = Path(out_dir) / f"{name}.tflite"
-    if not model_path.is_file():
-        return Verdict(False)
-    if model_path.read_bytes() == model_bytes:
-        return Verdict(True, "unchanged: the shipped model is byte-identical")
-    try:
-        old = read_manifest(manifest_path(model_path))["metrics"]
-    except (ManifestError, KeyError):
-        return Verdict(False, "replaced a bundle whose manifest is unreadable")
-    new = manifest["metrics"]
-    if old.get("dataset") != new["dataset"]:
-        return Verdict(False, "replaced a bundle measured on other pictures")
-    if old.get("tflite_accuracy", 0) > new["tflite_accuracy"]:
-        return Verdict(True, f"kept the shipped {name}: it measures {old['tflite_accuracy']:.4f} "
-                       f"on {new['dataset']}, the new one {new['tflite_accuracy']:.4f} "
-                       "(--replace ships it anyway)")
-    replaced = f"replaced one measuring {old.get('tflite_accuracy', 0):.4f}"
-    if read_right is None:
-        return Verdict(False, replaced)
-    counts = read_right(model_path)
-    if counts is None:
-        return Verdict(True, f"kept the shipped {name}: fashion-classify blends it into every "
-                       "photo's decision, and without the held-out photos (--photos DIR) the new "
-                       "one cannot be measured there (--replace ships it anyway)")
-    shipped, candidate, n = counts
-    if shipped > candidate:
-        return Verdict(True, f"kept the shipped {name}: through fashion-classify's decision it "
-                       f"reads {shipped} of {n} held-out photos right, the new one {candidate} "
-                       "(--replace ships it anyway)")
-    return Verdict(False, f"{replaced}, which through fashion-classify's decision reads "
-                   f"{shipped} of {n} held-out photos right, the new one {candidate}")
 
 
 def ship(out_dir: Path, name: str, model_bytes: bytes, manifest: dict) -> Path:

@@ -2,8 +2,8 @@
 # Rebuild the Fashion-MNIST models in models/: the MLP's default training run and its four
 # TFLite conversions (fashion_mlp_*), then the CNN's (about 8 minutes on 2 cores) and its
 # float32 and int8 conversions (fashion_cnn_*). Every conversion is gated on accuracy; a model
-# that fails the gate, measures worse than the shipped one, or is byte-identical to it leaves
-# the shipped bundle as it is.
+# that fails the gate, or is not clearly better than the shipped one on the same pictures,
+# leaves the shipped bundle as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/default}
@@ -11,7 +11,7 @@ CNN_RUN=${CNN_RUN:-runs/cnn}
 legacy=()
 [ -x .venv-legacy/bin/python ] && legacy=(--legacy-python .venv-legacy/bin/python)
 # fashion_cnn_int8 also reads every photo's garment: it is replaced only when fashion-classify
-# reads the shipped photo model's held-out photos no worse with it, so without them it stays.
+# reads no fewer of the shipped photo model's held-out photos with it; without them it stays.
 PHOTOS=${PHOTOS:-../shared}
 photos=()
 [ -d "$PHOTOS/eval" ] || [ -d "$PHOTOS/real-photos" ] && photos=(--photos "$PHOTOS")
