@@ -26,7 +26,6 @@ from typing import NamedTuple
 import numpy as np
 
 from convert.compare import Comparison, compare_predictions
-from convert.evaluation import EvaluationDataError
 from convert.manifest import ship
 from edge_runtime.interpreter.bundle import ManifestError, manifest_path, read_manifest
 
@@ -161,6 +160,7 @@ def photo_model_held_out(models: Path, photos_root: Path) -> HeldOutPhotos:
     """The photos that the photo model shipped in ``models`` (else the installed one) held out,
     found under ``photos_root`` and checked against the photo list, with that photo model beside
     them: what a garment model is judged on."""
+    from convert.evaluation import EvaluationDataError
     from edge_runtime.interpreter.bundle import PHOTO_MODEL_NAME, default_model_path
     from train.photo.photo_list import PHOTO_LIST, read_photo_list
     from train.photo.views import PhotoFolderError, locate_photos
