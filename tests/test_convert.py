@@ -229,8 +229,9 @@ def test_the_garment_model_is_also_judged_through_classify_on_held_out_photos(cn
     capsys.readouterr()
     assert classify(["--garment-model", str(out / "fashion_cnn_int8.tflite"),
                      *(str(p.path) for p in held)]) == 0
-    printed = {r["path"]: r["class_id"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    printed_right = sum(printed.get(str(p.path)) == p.class_id for p in held)
+    labelled = {r["path"]: r["class_id"]
+                for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    printed_right = sum(labelled.get(str(p.path)) == p.class_id for p in held)
 
     assert convert(["--model", str(cnn_run), *gate]) == 0
     assert "without the held-out photos (--photos DIR)" in capsys.readouterr().out
