@@ -22,4 +22,4 @@ photos=()
 .venv/bin/fashion-convert --model "$CNN_RUN/model.keras" --quantization float32 int8 \
     --out models "${legacy[@]}" "${photos[@]}"
 echo "build_models.sh: the photo model is kept as shipped; scripts/build_photo_model.sh" \
-    "rebuilds it from the real photos (three trainings, about 50 minutes)" >&2
+    "rebuilds it from the real photos (three trainings, about 80 minutes)" >&2
