@@ -111,11 +111,13 @@ def paired_with_shipped(shipped: Path, inputs: np.ndarray, labels: np.ndarray,
                         candidate: np.ndarray) -> Comparison:
     """The shipped bundle's predictions on ``inputs`` (checked against its manifest first)
     paired with the new model's, ``candidate``."""
-    from edge_runtime.interpreter.bundle import load_bundle
-    from edge_runtime.interpreter.runner import ModelRunner
+    from edge_runtime.interpreter.runner import load_model
 
-    load_bundle(shipped)
-    predicted = ModelRunner(shipped).probabilities_batch(inputs).argmax(axis=1)
+    runner = load_model(shipped).runner
+    try:
+        predicted = runner.probabilities_batch(inputs).argmax(axis=1)
+    finally:
+        runner.close()
     return compare_predictions(labels, predicted, candidate)
 
 
@@ -137,9 +139,8 @@ def held_out_read_right(shipped: Path, name: str, model_bytes: bytes, manifest: 
                         ) -> PhotosReadRight | None:
     """Held-out photos read right with the shipped bundle and with the new model as
     ``fashion-classify``'s ``role`` (the new one shipped as a bundle in a temporary folder first,
-    so that it is loaded exactly as a device loads it); None without ``held_out``."""
-    from edge_runtime.classifier import MODEL_ERRORS
-
+    so that it is loaded exactly as a device loads it); None without ``held_out``. The shipped
+    bundle has loaded already, for :func:`paired_with_shipped`."""
     if held_out is None:
         return None
 
@@ -147,13 +148,9 @@ def held_out_read_right(shipped: Path, name: str, model_bytes: bytes, manifest: 
         return photos_read_right(held_out.photos, held_out.labels,
                                  **{**held_out.beside, role: model})
 
-    try:
-        shipped_right = read_right(shipped)
-    except MODEL_ERRORS:  # a shipped bundle that no longer loads reads no photo
-        shipped_right = 0
     with tempfile.TemporaryDirectory() as tmp:
         candidate = ship(Path(tmp), name, model_bytes, manifest)
-        return PhotosReadRight(shipped_right, read_right(candidate), len(held_out.photos))
+        return PhotosReadRight(read_right(shipped), read_right(candidate), len(held_out.photos))
 
 
 def photo_model_held_out(models: Path, photos_root: Path) -> HeldOutPhotos:
