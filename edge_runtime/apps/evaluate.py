@@ -136,14 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
         "for the dev and held-out parts.")
     parser.add_argument("folder", type=Path)
     parser.add_argument("--model", type=Path,
-                        help="default: the shipped int8 models (the photo-robust one for photos)")
+                        help="default: the shipped int8 models (the photo model for photos)")
     parser.add_argument("--photo-model", type=Path,
                         help="model for photo-path inputs (default: --model, or the shipped "
-                        "photo-robust model when --model is not given)")
+                        "photo model when --model is not given)")
     add_garment_model_option(parser)
     parser.add_argument("--fold-models", type=Path, nargs=FOLDS, metavar="MODEL",
                         help=f"cross-validation: {FOLDS} photo models, the k-th trained without "
-                        "fold k (fashion-train --real-photos --holdout-fold k); each fold is "
+                        "fold k (fashion-train --arch photo-lite0 --holdout-fold k); each fold is "
                         "scored by its own model, so every photo counts as unseen")
     parser.add_argument("--holdout-fold", type=int, default=HOLDOUT_FOLD,
                         choices=range(FOLDS), help="the fold reported as 'holdout' "

@@ -2,7 +2,7 @@
 
 Each photo of :mod:`train.photo.photo_list` goes to ``OUT/<set>/<class folder>/<file>`` (``OUT/train``
 for ``../shared/real-photos-train``, ``OUT/eval`` for ``../shared/real-photos``: the folders
-``fashion-train --real-photos`` and ``fashion-evaluate`` read). A photo already there with the
+``fashion-train --photos`` and ``fashion-evaluate`` read). A photo already there with the
 right sha256 is kept; otherwise it is copied from a local folder (``--from-dir``) that holds it,
 else downloaded from its public source at its pinned commit. Nothing is written before its sha256
 matches the list, and every write is atomic, so a rerun resumes where an interrupted one stopped.

@@ -3,7 +3,7 @@
 ``photo_list.csv`` (beside this module) has one row per photo of ``../shared/real-photos-train``
 (set ``train``) and of ``../shared/real-photos`` (set ``eval``, with its fold): the photo's path in
 its set's folder (``<class folder>/<file>``, as ``fashion-evaluate`` and ``fashion-train
---real-photos`` read it), its class, the public repository and commit it comes from, its path
+--photos`` read it), its class, the public repository and commit it comes from, its path
 there, its sha256 and how its class was assigned. ``fashion-photos`` (:mod:`train.photo.assemble`)
 rebuilds the folders from it and checks every byte. The list is made from the two folders'
 ``MANIFEST.csv`` (``python -m train.photo.photo_list``); its sha256 (:func:`photo_list_sha256`)
