@@ -175,10 +175,12 @@ def main(argv: list[str] | None = None) -> int:
                       else fmnist_set(data, args.calibration_size, args.seed))
         # The photos on which a photo or garment model must also read no fewer right than the
         # shipped one through fashion-classify's decision.
-        held_out = (HeldOutPhotos(evaluation.held_out_photos,
-                                  evaluation.labels[evaluation.parts["held-out photos"]]) if photo
-                    else photo_model_held_out(args.out, args.photos)
-                    if args.photos and GARMENT_MODEL_NAME in names else None)
+        held_out = None
+        if photo:
+            held_out = HeldOutPhotos(evaluation.held_out_photos,
+                                     evaluation.labels[evaluation.parts["held-out photos"]])
+        elif args.photos and GARMENT_MODEL_NAME in names:
+            held_out = photo_model_held_out(args.out, args.photos)
     except EvaluationDataError as exc:
         print(f"fashion-convert: error: {exc}", file=sys.stderr)
         return 1
