@@ -118,17 +118,21 @@ def cross_validated(path: Path) -> dict:
             "int8_drop_pp": round((keras_top1 - int8_top1) * 100, 2)}
 
 
-def with_metadata(model_bytes: bytes, name: str, input_size: int) -> bytes:
-    """A photo model's bytes with the standard image-classifier metadata MediaPipe reads."""
+def with_metadata(model_bytes: bytes, name: str, input_size: int, float_input: bool) -> bytes:
+    """A photo model's bytes with the standard image-classifier metadata MediaPipe reads. The
+    model normalises inside, so a float32 input (every mode but int8) takes the 0-255 pixels as
+    they are: its metadata says mean 0, std 1, which MediaPipe needs for a float input."""
     from convert.metadata import ImageClassifierInfo, add_image_classifier_metadata
     from edge_runtime.labels import FASHION_MNIST_LABELS
 
+    pixels = "float32 0-255" if float_input else "uint8 0-255"
     return add_image_classifier_metadata(model_bytes, ImageClassifierInfo(
         name=name, labels=FASHION_MNIST_LABELS,
         description="Fashion-MNIST classes for photos of clothes: EfficientNet-Lite0 (ImageNet) "
         "with a head trained on real photos and on Fashion-MNIST rendered as photos",
-        input_description=f"RGB photo, uint8 0-255, {input_size}x{input_size}; normalisation "
-        "inside the model", author="fashion-edge", license="MIT"))
+        input_description=f"RGB photo, {pixels}, {input_size}x{input_size}; normalisation "
+        "inside the model", normalization=((0.0,), (1.0,)) if float_input else None,
+        author="fashion-edge", license="MIT"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             model_bytes = convert(model, mode, evaluation.calibration)
         if photo:
             try:
-                model_bytes = with_metadata(model_bytes, name, shape[0])
+                model_bytes = with_metadata(model_bytes, name, shape[0], mode != "int8")
             except (MetadataToolError, ValueError) as exc:
                 print(f"fashion-convert: error: {name}: cannot add metadata: {exc}",
                       file=sys.stderr)

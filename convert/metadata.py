@@ -27,6 +27,9 @@ DEFAULT_METADATA_PYTHON = Path(__file__).resolve().parent.parent / ".venv-metada
 LABEL_FILE = "labels.txt"
 _WORKER_TIMEOUT_S = 120
 _EXIT_BAD_MODEL = 3  # not argparse's usage status, 2
+# The date stamped on the packed labels file (zip's earliest): tflite-support stamps the current
+# time, so the same model and labels would give new bytes on every conversion.
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 class MetadataToolError(RuntimeError):
@@ -179,12 +182,31 @@ def _check_model(model: bytes, request: dict, schema_fb) -> tuple[dict, dict]:
     return inp, out
 
 
+def _fix_zip_dates() -> None:
+    """Make the worker's zip entries carry ``_ZIP_DATE`` instead of the time of writing (the
+    worker is a process of its own: nothing else sees this), so a rebuild of the same model
+    gives the same file and leaves git clean."""
+    import zipfile
+
+    writestr = zipfile.ZipFile.writestr
+
+    def dated_writestr(self, name, data, *args, **kwargs):
+        if isinstance(name, str):  # what writestr makes of a name, dated _ZIP_DATE
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type, info.external_attr = self.compression, 0o600 << 16
+            name = info
+        return writestr(self, name, data, *args, **kwargs)
+
+    zipfile.ZipFile.writestr = dated_writestr
+
+
 def _write(request_path: Path, source: Path, target: Path) -> None:
     from tensorflow_lite_support.metadata import metadata_schema_py_generated as metadata_fb
     from tensorflow_lite_support.metadata import schema_py_generated as schema_fb
     from tflite_support import metadata as _metadata
     from tflite_support.metadata_writers import image_classifier, metadata_info
 
+    _fix_zip_dates()
     request = json.loads(request_path.read_text(encoding="utf-8"))
     model = source.read_bytes()
     inp, out = _check_model(model, request, schema_fb)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -228,6 +229,17 @@ def test_models_mediapipe_cannot_run_are_refused_with_the_reason():
 def test_labels_must_match_the_output(classifier_model):
     with pytest.raises(ValueError, match="model output has 10 classes, 9 labels given"):
         add_image_classifier_metadata(classifier_model, replace(INFO, labels=FASHION_MNIST_LABELS[:9]))
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+@needs_metadata_env
+def test_the_same_model_and_labels_give_the_same_bytes_at_any_time(classifier_model,
+                                                                     with_metadata):
+    """The packed labels file carries a fixed date, not the time of writing (2 s resolution),
+    so a rebuild of a shipped model is byte-identical."""
+    time.sleep(2.1)
+    assert add_image_classifier_metadata(classifier_model, INFO) == with_metadata
 
 
 @pytest.mark.tensorflow

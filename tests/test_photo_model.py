@@ -131,6 +131,7 @@ def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp
     from convert import replacement
     from convert.cli import main as convert
     from convert.compare import compare_predictions
+    from convert.metadata import read_metadata
     from edge_runtime import Classifier
     from edge_runtime.apps.evaluate import main as evaluate
     from edge_runtime.media.imaging import read_image
@@ -158,12 +159,18 @@ def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp
 
     models = tmp_path / "models"
     status = convert(["--model", str(run / "model.keras"), "--name", "tiny_photo",
-                      "--quantization", "int8", "--calibration-size", "20", "--tolerance-pp",
-                      "100", "--per-class-tolerance-pp", "100", "--out", str(models)])
+                      "--quantization", "int8", "float32", "--calibration-size", "20",
+                      "--tolerance-pp", "100", "--per-class-tolerance-pp", "100",
+                      "--out", str(models)])
     assert status == 0
     manifest = json.loads((models / "tiny_photo_int8.json").read_text())
     assert manifest["input"]["shape"] == [1, 64, 64, 3] and manifest["input"]["dtype"] == "uint8"
     assert (manifest["input"]["scale"], manifest["input"]["zero_point"]) == (1.0, 0)
+    # A float input gets MediaPipe's normalisation as identity: the model normalises inside.
+    float_input = read_metadata((models / "tiny_photo_float32.tflite").read_bytes())[
+        "metadata"]["subgraph_metadata"][0]["input_tensor_metadata"][0]
+    assert float_input["process_units"] == [{"options_type": "NormalizationOptions",
+                                             "options": {"mean": [0.0], "std": [1.0]}}]
     assert manifest["metrics"]["parts"]["held-out photos"]["n_images"] == len(held)
     assert len(manifest["metrics"]["parts"]["rendered test garments"]["predicted"]) == 1000
     assert manifest["provenance"]["photo_list_sha256"] == hashlib.sha256(
