@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--fine-tune-from", type=int, default=photo.fine_tune_from,
                        choices=range(17), metavar="BLOCK",
                        help="fine-tune the backbone from this of its 16 blocks on; 15: its last "
-                       "stage (default %(default)s)")
+                       "stage, 14: also the block before it (default %(default)s)")
     group.add_argument("--hidden", type=int, default=photo.hidden, metavar="N",
                        help="units of the head's hidden layer, 0 for none (default %(default)s)")
     group.add_argument("--int8-share", type=float, default=photo.int8_share, metavar="P",

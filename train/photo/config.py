@@ -15,9 +15,10 @@ class PhotoTrainConfig:
     holdout_fold: int = 0  # the fold of the evaluation photos kept out of training
     balance: float = 1.0  # class c weighs n_c ** -balance among the real photos
     render_weight: float = 1.0  # all renderings together, against all real photos
-    # Fine-tune the backbone from this block on (16 blocks; 15: its last stage); below it the
-    # backbone stays as ImageNet trained it.
-    fine_tune_from: int = 15
+    # Fine-tune the backbone from this block on (16 blocks; 15: its last stage; 14: that and the
+    # last block before it, which cross-validation chose); below it the backbone stays as
+    # ImageNet trained it.
+    fine_tune_from: int = 14
     # Share of the training views whose feature maps come from a full-integer (int8) copy of
     # the frozen part, as the shipped model computes them: the fine-tuned top learns the
     # features a device gives it, not only TensorFlow's float ones.

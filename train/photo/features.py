@@ -1,9 +1,9 @@
 """Backbone features of the training views, computed once and cached.
 
 The backbone is frozen below the block where fine-tuning starts, so each view's feature map
-there (7x7x192 before the last stage, at 224 px) is all training needs. They are computed by a
-float32 TFLite copy of that frozen part (outputs equal Keras's within 1e-5, and XNNPACK runs it
-4-6 times faster than TensorFlow on a CPU), on two threads, while another thread prepares the
+there (7x7x192 for a start at blocks 12-15, at 224 px) is all training needs. They are computed
+by a float32 TFLite copy of that frozen part (outputs equal Keras's within 1e-5, and XNNPACK runs
+it 4-6 times faster than TensorFlow on a CPU), on two threads, while another thread prepares the
 next views. A cache file keyed by everything that decides the features lets cross-validation
 folds and repeated runs share them.
 """

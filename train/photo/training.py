@@ -135,7 +135,7 @@ def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
 
 
 def fit_top(backbone, data: PhotoFeatures, config: PhotoTrainConfig):
-    """The last stage and the head trained on every view but the held-out fold's, less a
+    """The fine-tuned blocks and the head trained on every view but the held-out fold's, less a
     validation part (a tenth of the pictures, all views of each) that only reports the
     learning curves."""
     rows = np.flatnonzero(data.training_rows(config.holdout_fold))
