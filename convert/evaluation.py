@@ -49,7 +49,7 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
     """The photo model's held-out photos and rendered test garments (the pictures its training
     run reported), and calibration pictures from its training data."""
     from edge_runtime.interpreter.tensors import ImageLayout
-    from train.photo.photo_list import PHOTO_LIST, read_photo_list
+    from train.photo.photo_list import PHOTO_LIST, holds_out, holdout_text, read_photo_list
     from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
     from train.photo.views import (PhotoFolderError, calibration_images, locate_photos,
                                    picture_views)
@@ -59,7 +59,8 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
     if root is None or not root.is_dir():
         raise EvaluationDataError(f"the photos the model was trained with are not at {root}; "
                                   "give --photos DIR")
-    holdout, train_seed = config.get("holdout_fold", 0), config.get("seed", 0)
+    fold, source = config.get("holdout_fold", 0), config.get("holdout_source")
+    train_seed = config.get("seed", 0)
     try:
         pictures = locate_photos(root, read_photo_list(origin.get("photo_list", PHOTO_LIST)))
     except PhotoFolderError as exc:
@@ -70,9 +71,9 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
     def prepared(chosen) -> np.ndarray:
         return np.concatenate([picture_views(p, 1, layout, rng) for p in chosen])
 
-    held = [p for p in pictures if p.origin == "eval" and p.fold == holdout]
+    held = [p for p in pictures if holds_out(p, fold, source)]
     tests = renderings(data.test, TEST_RENDERS_PER_CLASS, train_seed + 1)
-    trained = [p for p in pictures if p.origin != "eval" or p.fold != holdout]
+    trained = [p for p in pictures if not holds_out(p, fold, source)]
     renders = renderings(data.train, max(1, calibration_size // 40), seed)
     picked = calibration_indices(np.array([p.class_id for p in trained]),
                                  min(calibration_size, len(trained)), seed)
@@ -83,7 +84,7 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
         prepared(held + tests), labels,
         {"held-out photos": np.arange(len(labels)) < n_held,
          "rendered test garments": np.arange(len(labels)) >= n_held},
-        f"held-out real photos (fold {holdout}, {n_held}) and Fashion-MNIST test garments "
+        f"held-out real photos ({holdout_text(fold, source)}, {n_held}) and Fashion-MNIST test garments "
         f"rendered as photos ({len(tests)})", calibration,
         {"images": len(calibration), "source": f"training photos ({len(picked)}, stratified by "
          f"class), renderings ({len(renders)}), one black and one white image",

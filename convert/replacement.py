@@ -159,7 +159,7 @@ def photo_model_held_out(models: Path, photos_root: Path) -> HeldOutPhotos:
     them: what a garment model is judged on."""
     from convert.evaluation import EvaluationDataError
     from edge_runtime.interpreter.bundle import PHOTO_MODEL_NAME, default_model_path
-    from train.photo.photo_list import PHOTO_LIST, read_photo_list
+    from train.photo.photo_list import PHOTO_LIST, holds_out, read_photo_list
     from train.photo.views import PhotoFolderError, locate_photos
 
     photo_model = Path(models) / f"{PHOTO_MODEL_NAME}.tflite"
@@ -167,8 +167,9 @@ def photo_model_held_out(models: Path, photos_root: Path) -> HeldOutPhotos:
         photo_model = default_model_path(PHOTO_MODEL_NAME)
     try:
         provenance = read_manifest(manifest_path(photo_model)).get("provenance") or {}
-        fold = (provenance.get("training") or {}).get("holdout_fold", 0)
-        listed = [p for p in read_photo_list(PHOTO_LIST) if p.set == "eval" and p.fold == fold]
+        training = provenance.get("training") or {}
+        fold, source = training.get("holdout_fold", 0), training.get("holdout_source")
+        listed = [p for p in read_photo_list(PHOTO_LIST) if holds_out(p, fold, source)]
         held = locate_photos(Path(photos_root), listed)
     except (ManifestError, PhotoFolderError) as exc:
         raise EvaluationDataError(str(exc)) from None

@@ -26,7 +26,8 @@ from edge_runtime.labels import FASHION_MNIST_LABELS
 from edge_runtime.photo.folds import find_photos, photo_fold
 from train.photo import assemble, photo_list
 from train.photo.photo_list import (PHOTO_LIST, Photo, PhotoListError, class_folder, format_photo_list,
-                              photo_list_sha256, photos_from_manifests, read_photo_list)
+                              photo_list_sha256, photos_from_manifests, read_photo_list,
+                              scored_sets)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVAL = ROOT.parent / "shared" / "real-photos"
@@ -36,38 +37,51 @@ needs_shared = pytest.mark.skipif(not HAS_SHARED,
                                   reason=f"{SHARED_EVAL} or {SHARED_TRAIN} not present")
 
 
-def test_committed_list_holds_both_folders_with_eval_folds_from_photo_fold():
+def test_committed_list_holds_every_source_with_folds_that_keep_products_together():
     photos = read_photo_list()
     assert sum(p.set == "train" for p in photos) == 2680
     assert sum(p.set == "eval" for p in photos) == 417
-    assert all(p.fold == photo_fold(p.path) for p in photos if p.set == "eval")
-    assert {p.fold for p in photos if p.set == "eval"} == {0, 1, 2}
     assert all(p.fold is None for p in photos if p.set == "train")
-    assert len({p.sha256 for p in photos}) == len(photos)
+    scored = [p for p in photos if p.set != "train"]
+    assert all(p.fold == photo_fold(p.path) for p in scored)
+    assert {p.fold for p in scored} == {0, 1, 2}
+    # Every source is scored in folds and can be held out whole; a product's photos (a shared
+    # file-name prefix) never straddle two folds.
+    assert scored_sets(photos)[0] == "eval" and len(scored_sets(photos)) >= 5
+    assert {p.source for p in photos} == {"clothing-dataset", *scored_sets(photos)[1:]}
+    groups = {}
+    for p in scored:
+        name = p.path.split("/")[1]
+        if "__" in name:
+            groups.setdefault((p.set, name.split("__")[0]), set()).add(p.fold)
+    assert groups and all(len(folds) == 1 for folds in groups.values())
+    assert len({p.sha256 for p in photos if p.crop is None}) == sum(p.crop is None for p in photos)
     assert all(p.path.split("/")[0] == class_folder(p.class_id) for p in photos)
-    bags = [p for p in photos if p.class_name == "Bag"]
-    assert {p.source_repo for p in bags} == {"aws-samples/aws-smart-product-onboarding"}
-    assert all("credit Amazon.com" in p.license for p in bags)
-    assert {p.license for p in photos if p.class_name != "Bag"} == {"CC0-1.0"}
+    assert all(p.path.endswith(".png") for p in photos if p.crop is not None)
+    # Each repository's licence is recorded with it, and one repository has one licence.
+    assert all(p.license for p in photos)
+    assert len({(p.source_repo, p.license) for p in photos}) == len({p.source_repo for p in photos})
+    assert {p.license for p in photos if p.source == "clothing-dataset" and
+            p.class_name != "Bag"} == {"CC0-1.0"}
     assert photo_list_sha256() == hashlib.sha256(PHOTO_LIST.read_bytes()).hexdigest()
-    assert PHOTO_LIST.stat().st_size < 620_000
+    assert PHOTO_LIST.stat().st_size < 2_000_000
 
 
 @pytest.mark.photos
 @needs_shared
 def test_committed_list_is_what_the_shared_manifests_give(capsys):
     from_manifests = photos_from_manifests(SHARED_EVAL, SHARED_TRAIN)
-    assert from_manifests == read_photo_list()
-    assert format_photo_list(from_manifests) == PHOTO_LIST.read_text(encoding="utf-8")
+    listed = read_photo_list()
+    assert from_manifests == [p for p in listed if p.source == "clothing-dataset"]
     assert photo_list.main(["--check"]) == 0
-    assert "3097 photos, matches the manifests" in capsys.readouterr().out
+    assert f"{len(listed)} photos, matches the manifests" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("bad, message", [
     (lambda row: row.replace("Ankle_boot/", "../", 1), "expected <class folder>/<file>"),
     (lambda row: row.replace(",train,,", ",train,1,", 1), "fold 1, expected None"),
     (lambda row: row.replace(",9,", ",3,", 1), "not in Dress/, the folder of class 3"),
-    (lambda row: row.rsplit(",", 2)[0] + ",abc,eye", "sha256 'abc' is not 64 lowercase hex"),
+    (lambda row: row.rsplit(",", 3)[0] + ",abc,eye,", "sha256 'abc' is not 64 lowercase hex"),
     (lambda row: row.replace(",clothing-dataset,", ",elsewhere,", 1), "'elsewhere' has no #source"),
 ])
 def test_a_malformed_list_row_is_one_line_naming_its_line(tmp_path, capsys, bad, message):
@@ -330,8 +344,8 @@ def test_ctrl_c_mid_download_leaves_no_half_written_file(sample):
 @needs_shared
 def test_assembling_everything_from_shared_gives_the_same_folders(tmp_path, capsys):
     out = tmp_path / "photos"
-    assert assemble.main(["--out", str(out), "--from-dir", str(SHARED_TRAIN),
-                                 "--from-dir", str(SHARED_EVAL), "--no-download"]) == 0
+    assert assemble.main(["--out", str(out), "--set", "clothing-dataset", "--from-dir",
+                          str(SHARED_TRAIN), "--from-dir", str(SHARED_EVAL), "--no-download"]) == 0
     assert "3097 photos: 0 present, 3097 copied, 0 downloaded, 0 failed" in capsys.readouterr().out
     for assembled, shared in ((out / "train", SHARED_TRAIN), (out / "eval", SHARED_EVAL)):
         ours = find_photos(assembled, FASHION_MNIST_LABELS)
@@ -344,3 +358,68 @@ def test_photo_records_give_raw_github_addresses():
     photo = replace(read_photo_list()[0], source_path="images/a b.jpg")
     assert photo.url("https://raw.githubusercontent.com/") == (
         f"https://raw.githubusercontent.com/{photo.source_repo}/{photo.source_commit}/images/a%20b.jpg")
+
+
+def test_a_listed_crop_is_cut_from_the_checked_source_photo_and_kept_on_rerun(tmp_path, capsys):
+    """A street photo's garment: the source file is checked against its sha256, the crop is cut
+    from it and written as a PNG that training accepts; a PNG of another size is refused."""
+    import cv2
+
+    from edge_runtime.media.imaging import decode_image, encode_png, read_image
+    from train.photo.views import PhotoFolderError, locate_photos
+
+    rng = np.random.default_rng(3)
+    street = rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    source = cv2.imencode(".jpg", street)[1].tobytes()
+    crop = (10, 20, 50, 70)  # x, y, width, height
+    path = "Coat/000123.png"
+    photo = Photo(path=path, set="street", fold=photo_fold(path), class_id=4,
+                  source_repo="example/street", source_commit="cd" * 20,
+                  source_path="images/000123.jpg", sha256=hashlib.sha256(source).hexdigest(),
+                  label_origin="source", license="research only", crop=crop)
+    listing = tmp_path / "list.csv"
+    listing.write_text(format_photo_list([photo]), encoding="utf-8")
+    assert read_photo_list(listing) == [photo]
+    local = tmp_path / "checkout"
+    (local / "images").mkdir(parents=True)
+    (local / "images" / "000123.jpg").write_bytes(source)
+    out = tmp_path / "out"
+    options = ["--out", str(out), "--list", str(listing), "--from-dir", str(local),
+               "--no-download"]
+
+    assert assemble.main(options) == 0
+    assert "1 photos: 0 present, 1 copied" in capsys.readouterr().out
+    written = out / "street" / path
+    x, y, width, height = crop
+    expected = decode_image(source).pixels[y : y + height, x : x + width]
+    assert np.array_equal(read_image(written).pixels, expected)
+    assert assemble.main(options) == 0
+    assert "1 photos: 1 present, 0 copied" in capsys.readouterr().out
+    assert [p.path for p in locate_photos(out, [photo])] == [written]
+
+    written.write_bytes(encode_png(expected[:-1]))  # not the listed crop any more
+    with pytest.raises(PhotoFolderError, match=f"{written} differs, expected a 50x70 PNG"):
+        locate_photos(out, [photo])
+    assert assemble.main(options) == 0  # and fashion-photos cuts it again
+    assert "1 photos: 0 present, 1 copied" in capsys.readouterr().out
+    # A crop reaching outside its photo is that photo's one-line failure.
+    outside = replace(photo, crop=(60, 20, 50, 70))
+    listing.write_text(format_photo_list([outside]), encoding="utf-8")
+    assert assemble.main([*options[:1], str(tmp_path / "out2"), *options[2:]]) == 1
+    assert "crop 50x70+60+20 reaches outside the 90x120 photo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("crop", (0, 0, 5, 5), "of a cropped photo, expected a .png"),
+    ("set", "Street", "set 'Street', expected a name of lowercase letters"),
+    ("fold", None, "fold None, expected"),
+])
+def test_a_malformed_source_row_is_refused(tmp_path, field, value, message):
+    path = "Coat/1.jpg"
+    photo = Photo(path=path, set="street", fold=photo_fold(path), class_id=4,
+                  source_repo="example/street", source_commit="cd" * 20, source_path="1.jpg",
+                  sha256="ab" * 32, label_origin="source", license="research only")
+    listing = tmp_path / "list.csv"
+    listing.write_text(format_photo_list([replace(photo, **{field: value})]), encoding="utf-8")
+    with pytest.raises(PhotoListError, match=message):
+        read_photo_list(listing)

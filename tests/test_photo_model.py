@@ -65,17 +65,27 @@ def test_missing_or_altered_photos_are_refused_in_one_line(tmp_path, fashion, ca
     assert photos[0].path in err and "fashion-photos --out" in err
 
 
-def test_training_rows_never_hold_the_held_out_fold():
+def test_training_rows_never_hold_the_held_out_fold_or_the_held_out_source():
+    from train.photo.config import PhotoTrainConfig
     from train.photo.training import PhotoFeatures
 
-    origin = np.array(["train", "train", "eval", "eval", "eval", "eval", "render"])
-    fold = np.array([-1, -1, 0, 0, 1, 2, -1])
-    view = np.array([0, 1, 0, 1, 0, 0, 0])
-    data = PhotoFeatures(np.zeros((7, 4)), np.zeros(7, int), origin, fold, view,
-                         np.array([0, 0, 1, 1, 2, 3, 4]))
-    assert data.training_rows(0).tolist() == [True, True, False, False, True, True, True]
-    assert data.held_out_rows(0).tolist() == [False, False, True, False, False, False, False]
-    assert data.held_out_rows(1).tolist() == [False, False, False, False, True, False, False]
+    origin = np.array(["train", "train", "eval", "eval", "eval", "eval", "render", "hm", "hm"])
+    source = np.array(["clothing-dataset"] * 6 + ["render", "hm", "hm"])
+    fold = np.array([-1, -1, 0, 0, 1, 2, -1, 0, 1])
+    view = np.array([0, 1, 0, 1, 0, 0, 0, 0, 0])
+    data = PhotoFeatures(np.zeros((9, 4)), np.zeros(9, int), origin, source, fold, view,
+                         np.array([0, 0, 1, 1, 2, 3, 4, 5, 6]))
+    fold0, fold1 = PhotoTrainConfig(holdout_fold=0), PhotoTrainConfig(holdout_fold=1)
+    assert data.training_rows(fold0).tolist() == [True, True, False, False, True, True, True,
+                                                  False, True]
+    assert data.held_out_rows(fold0).tolist() == [False, False, True, False, False, False,
+                                                  False, True, False]
+    assert data.held_out_rows(fold1).tolist() == [False, False, False, False, True, False,
+                                                  False, False, True]
+    # Leaving a source out holds out all of it, and no fold of the others.
+    without_hm = PhotoTrainConfig(holdout_source="hm")
+    assert data.training_rows(without_hm).tolist() == [True] * 7 + [False, False]
+    assert data.held_out_rows(without_hm).tolist() == [False] * 7 + [True, True]
 
 
 def test_class_weights_balance_real_photos_and_set_the_renderings_share():

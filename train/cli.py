@@ -72,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the photos to train on, with their sha256 (default: the "
                        "project's list, train/photo/photo_list.csv)")
     group.add_argument("--holdout-fold", type=int, default=photo.holdout_fold,
-                       choices=range(FOLDS), help="the fold of the evaluation photos kept out "
+                       choices=range(FOLDS), help="the fold of every scored photo set kept out "
                        "of training (default %(default)s: fashion-evaluate's holdout part)")
+    group.add_argument("--holdout-source", metavar="NAME",
+                       help="leave one source out: keep this photo source (a set of the photo "
+                       "list other than train, e.g. hm) out of training whole, and no fold")
     group.add_argument("--views", type=int, default=photo.views, metavar="N",
                        help="per real photo: as shot plus N-1 re-shoots (default %(default)s)")
     group.add_argument("--renders-per-class", type=int, default=photo.renders_per_class,
@@ -115,7 +118,7 @@ def _config(args: argparse.Namespace, parser: argparse.ArgumentParser):
             parser.error(f"--int8-share must be between 0 and 1, got {args.int8_share}")
         return dataclasses.replace(
             DEFAULTS[args.arch], **given, seed=args.seed, holdout_fold=args.holdout_fold,
-            views=args.views, renders_per_class=args.renders_per_class,
+            holdout_source=args.holdout_source, views=args.views, renders_per_class=args.renders_per_class,
             input_size=args.input_size, hidden=args.hidden, int8_share=args.int8_share,
             fine_tune_from=args.fine_tune_from)
     if args.limit is not None and args.limit < 10:
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train_photo(args, config: PhotoTrainConfig, data, started: float) -> int:
     """Train and report the photo model; one-line errors for missing photos or weights."""
-    from train.photo.photo_list import PhotoListError
+    from train.photo.photo_list import PhotoListError, holdout_text
     from train.photo.pretrained import WeightsMismatchError, WeightsNotFoundError
     from train.photo.report import write_photo_run
     from train.photo.training import train_photo_model
@@ -172,7 +175,8 @@ def _train_photo(args, config: PhotoTrainConfig, data, started: float) -> int:
         return 1
     report = write_photo_run(args.out, result, config, args.photos, args.photo_list)
     held, rendered = report["held_out_photos"], report["rendered_test_garments"]
-    print(f"held-out photos (fold {config.holdout_fold}): top-1 {held['top1']:.4f} of "
+    what = holdout_text(config.holdout_fold, config.holdout_source)
+    print(f"held-out photos ({what}): top-1 {held['top1']:.4f} of "
           f"{held['n']}; rendered test garments: top-1 {rendered['top1']:.4f} of "
           f"{rendered['n']}; trained in {result.duration_s:.0f} s "
           f"({time.perf_counter() - started:.0f} s in all); wrote {args.out}/", flush=True)

@@ -4,6 +4,9 @@ The folder layout is that of ``../shared/real-photos``: subfolder names are clas
 ``/`` and spaces written as ``_`` (``T-shirt_top``, ``Ankle_boot``). A photo's fold comes from a
 hash of its path within the folder, so it never changes between runs or machines; training uses
 the dev folds and evaluation reports the held-out one apart (or every fold with its own model).
+Photos of one product (colour variants, several shots) share a file-name prefix ending in
+``__`` (``0706016__0706016001.jpg``): the fold is drawn from that prefix, so a product never has
+photos on both sides of a split.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from edge_runtime.media.inputs import IMAGE_SUFFIXES
 
 FOLDS = 3
+GROUP_SEPARATOR = "__"  # a file name's product prefix ends here
 HOLDOUT_FOLD = 0  # the held-out part unless --holdout-fold says otherwise
 MIN_PER_CLASS = 25  # classes with fewer photos are reported but not scored
 
@@ -34,8 +38,11 @@ def _key(name: str) -> str:
 
 
 def photo_fold(relative: str) -> int:
-    """Stable assignment of a photo to a fold, from its path within the folder."""
-    return hashlib.sha256(relative.encode()).digest()[0] * FOLDS // 256
+    """Stable assignment of a photo to a fold, from its path within the folder (or from its
+    file name's product prefix, when it has one)."""
+    name = relative.rsplit("/", 1)[-1]
+    key = name.split(GROUP_SEPARATOR, 1)[0] if GROUP_SEPARATOR in name else relative
+    return hashlib.sha256(key.encode()).digest()[0] * FOLDS // 256
 
 
 def find_photos(folder: Path, labels: tuple[str, ...]) -> list[LabelledPhoto]:

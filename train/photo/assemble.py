@@ -1,11 +1,13 @@
 """``fashion-photos``: assemble the photo model's real photos from the photo list, every byte checked.
 
 Each photo of :mod:`train.photo.photo_list` goes to ``OUT/<set>/<class folder>/<file>`` (``OUT/train``
-for ``../shared/real-photos-train``, ``OUT/eval`` for ``../shared/real-photos``: the folders
-``fashion-train --photos`` and ``fashion-evaluate`` read). A photo already there with the
-right sha256 is kept; otherwise it is copied from a local folder (``--from-dir``) that holds it,
-else downloaded from its public source at its pinned commit. Nothing is written before its sha256
-matches the list, and every write is atomic, so a rerun resumes where an interrupted one stopped.
+for ``../shared/real-photos-train``, ``OUT/eval`` for ``../shared/real-photos``, ``OUT/<source>`` for
+every other photo source: the folders ``fashion-train --photos`` and ``fashion-evaluate`` read). A
+photo already there with the right sha256 is kept; otherwise it is copied from a local folder
+(``--from-dir``) that holds it, else downloaded from its public source at its pinned commit.
+Nothing is written before the source file's sha256 matches the list; a listed crop (a garment cut
+from a street photo) is then cut from it and written as PNG. Every write is atomic, so a rerun
+resumes where an interrupted one stopped.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_runtime.media.atomic_files import write_bytes_atomic
-from train.photo.photo_list import PHOTO_LIST, SET_FOLDERS, Photo, PhotoListError, read_photo_list
+from train.photo.photo_list import PHOTO_LIST, Photo, PhotoListError, read_photo_list
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 MAX_PHOTO_BYTES = 32 * 2**20  # the largest photo is under 1 MB; anything far bigger is not one
@@ -56,6 +58,36 @@ def file_sha256(path: Path) -> str | None:
         return sha256_of(path.read_bytes()) if path.is_file() else None
     except OSError:
         return None
+
+
+def in_place(photo: Photo, target: Path) -> bool:
+    """Whether ``target`` already holds the photo: its bytes, or for a crop a PNG of the crop's
+    size (the source's sha256 was checked when it was cut)."""
+    if photo.crop is None:
+        return file_sha256(target) == photo.sha256
+    from edge_runtime.media.imaging import header_size
+
+    try:
+        return target.is_file() and header_size(target.read_bytes()) == photo.crop[2:]
+    except OSError:
+        return False
+
+
+def cut(photo: Photo, data: bytes) -> bytes:
+    """The photo's bytes as its set holds them: the file itself, or its crop as PNG."""
+    if photo.crop is None:
+        return data
+    from edge_runtime.media.imaging import ImageDecodeError, decode_image, encode_png
+
+    try:
+        pixels = decode_image(data, photo.source_path).pixels
+    except ImageDecodeError as exc:
+        raise PhotoError(str(exc)) from None
+    x, y, width, height = photo.crop
+    if x + width > pixels.shape[1] or y + height > pixels.shape[0]:
+        raise PhotoError(f"{photo.source_path}: crop {width}x{height}+{x}+{y} reaches outside "
+                         f"the {pixels.shape[1]}x{pixels.shape[0]} photo")
+    return encode_png(pixels[y : y + height, x : x + width])
 
 
 class LocalCopies:
@@ -195,7 +227,7 @@ def _assemble_one(photo: Photo, out: Path, local: LocalCopies, downloader: Downl
                   stop: threading.Event) -> str:
     """Put one photo in place; returns "present", "copied" or "downloaded", or raises PhotoError."""
     target = out / photo.destination
-    if file_sha256(target) == photo.sha256:
+    if in_place(photo, target):
         return "present"
     data = local.find(photo)
     how = "copied"
@@ -206,7 +238,7 @@ def _assemble_one(photo: Photo, out: Path, local: LocalCopies, downloader: Downl
             raise NotTried("not tried: interrupted")
         data, how = downloader.fetch(photo, stop), "downloaded"
     try:
-        write_bytes_atomic(target, data)
+        write_bytes_atomic(target, cut(photo, data))
     except OSError as exc:
         raise PhotoError(f"cannot write {target}: {exc}") from None
     return how
@@ -262,25 +294,33 @@ def assemble(photos: list[Photo], out: Path, from_dirs: Iterable[Path] = (),
 
 
 def select(photos: list[Photo], which: str) -> list[Photo]:
-    """The photos of one set ("train", "eval"), or all of them ("all")."""
-    return [p for p in photos if which in ("all", p.set)]
+    """The photos of one set ("train", "eval", "hm", ...), of one source ("clothing-dataset":
+    train and eval), or all of them ("all"). PhotoListError when none is that set or source."""
+    chosen = [p for p in photos if which in ("all", p.set, p.source)]
+    if not chosen:
+        names = sorted({p.set for p in photos} | {p.source for p in photos})
+        raise PhotoListError(f"--set {which}: no such set or source; the list has "
+                             f"{', '.join(names)}")
+    return chosen
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fashion-photos``."""
     parser = argparse.ArgumentParser(
         prog="fashion-photos",
-        description="Assemble the photo model's real photos into OUT/train and OUT/eval (one "
-        "subfolder per class) from the photo list: each photo is kept if already there, copied "
-        "from a --from-dir that holds it, or downloaded from its public source at the pinned "
-        "commit; every file's sha256 is checked before it is written. Exit status: 0 all photos "
-        "in place, 1 some missing (each named on stderr), 2 usage or photo-list error, "
-        "130 interrupted.")
+        description="Assemble the photo model's real photos into OUT/<set>/<class>/ from the "
+        "photo list (train, eval: the clothing-dataset photos; one set per other photo source): "
+        "each photo is kept if already there, copied from a --from-dir that holds it, or "
+        "downloaded from its public source at the pinned commit; every file's sha256 is checked "
+        "before it is written (or cut, for a listed crop). Exit status: 0 all photos in place, "
+        "1 some missing (each named on stderr), 2 usage or photo-list error, 130 interrupted.")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="where to assemble: DIR/train/<class>/..., DIR/eval/<class>/...")
-    parser.add_argument("--set", choices=("all", *SET_FOLDERS), default="all",
-                        help="train: ../shared/real-photos-train's photos; eval: "
-                        "../shared/real-photos's (all folds); default: %(default)s")
+                        help="where to assemble: DIR/train/<class>/..., DIR/eval/<class>/..., "
+                        "DIR/<source>/<class>/...")
+    parser.add_argument("--set", default="all", metavar="NAME",
+                        help="one set (train: ../shared/real-photos-train's photos; eval: "
+                        "../shared/real-photos's; or another source's set, e.g. hm) or one "
+                        "source (clothing-dataset: train and eval); default: %(default)s")
     parser.add_argument("--from-dir", type=Path, action="append", default=[], metavar="DIR",
                         help="a local copy to take photos from (a photo folder, an assembled "
                         "folder or a source checkout); repeatable; searched before downloading")

@@ -12,7 +12,10 @@ class PhotoTrainConfig:
     input_size: int = 224  # the square RGB input of the backbone
     views: int = 8  # per real photo: as shot plus views - 1 re-shoots
     renders_per_class: int = 1000  # Fashion-MNIST garments rendered per class (half studio)
-    holdout_fold: int = 0  # the fold of the evaluation photos kept out of training
+    holdout_fold: int = 0  # the fold of every scored photo set kept out of training
+    # Leave one source out: a photo source (a set's source, e.g. "hm") kept out of training
+    # whole; then no fold is held out.
+    holdout_source: str | None = None
     balance: float = 1.0  # class c weighs n_c ** -balance among the real photos
     render_weight: float = 1.0  # all renderings together, against all real photos
     # Fine-tune the backbone from this block on (16 blocks; 15: its last stage; 14: that and the

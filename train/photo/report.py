@@ -17,7 +17,7 @@ from edge_runtime.labels import FASHION_MNIST_LABELS
 from edge_runtime.media.atomic_files import atomic_path, write_text_atomic
 from train import metrics, plots
 from train.photo.config import PhotoTrainConfig
-from train.photo.photo_list import photo_list_sha256
+from train.photo.photo_list import holdout_text, photo_list_sha256
 from train.photo.pretrained import DISTRIBUTION, FILE_IN_DISTRIBUTION, SHA256, VERSION
 from train.photo.training import PhotoTrainResult
 from train.report import METRICS_FILE, MODEL_FILE, PLOT_FILES, REPORT_FILE, library_versions
@@ -46,10 +46,11 @@ def write_photo_run(out_dir: Path, result: PhotoTrainResult, config: PhotoTrainC
     with atomic_path(out_dir / MODEL_FILE) as tmp:
         result.model.save(tmp)
     held = scores(result.held_out["labels"], result.held_out["probabilities"])
+    what = holdout_text(config.holdout_fold, config.holdout_source)
     rendered = scores(result.rendered_test["labels"], result.rendered_test["probabilities"])
     report = {
         "architecture": "efficientnet-lite0 + head",
-        "held_out_photos": held | {"fold": config.holdout_fold},
+        "held_out_photos": held | {"fold": config.holdout_fold, "source": config.holdout_source},
         "rendered_test_garments": rendered,
         "history": {k: [float(v) for v in vs] for k, vs in result.history.items()},
         "train_duration_s": round(result.duration_s, 2),
@@ -68,10 +69,10 @@ def write_photo_run(out_dir: Path, result: PhotoTrainResult, config: PhotoTrainC
     write_text_atomic(out_dir / METRICS_FILE, json.dumps(report, indent=2) + "\n")
     matrix = np.array(held["confusion_matrix"])
     write_text_atomic(out_dir / REPORT_FILE,
-                      f"held-out photos (fold {config.holdout_fold}), as shot\n\n"
+                      f"held-out photos ({what}), as shot\n\n"
                       + metrics.classification_report(matrix, FASHION_MNIST_LABELS))
     recall = metrics.per_class_scores(matrix)["recall"]
-    title = f"Held-out photos (fold {config.holdout_fold}), top-1 {held['top1']:.1%}"
+    title = f"Held-out photos ({what}), top-1 {held['top1']:.1%}"
     for key, writer in (
         ("confusion_matrix",
          lambda p: plots.plot_confusion_matrix(matrix, FASHION_MNIST_LABELS, p, title)),

@@ -1,8 +1,8 @@
 """Train the photo model: real photos and renderings, backbone features, head, joined model.
 
-The held-out fold of the evaluation photos never enters training; the run reports it (as shot,
-once each) and Fashion-MNIST *test* garments rendered the same two ways, which the model never
-saw either.
+What the run holds out (one fold of every scored photo set, or one photo source whole) never
+enters training; the run reports it (as shot, once each) and Fashion-MNIST *test* garments
+rendered the same two ways, which the model never saw either.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from edge_runtime.interpreter.tensors import ImageLayout
 from train.photo.config import PhotoTrainConfig
 from train.photo.features import backbone_model, cached, extract, feature_runner
 from train.photo.head import join, sample_weights, train_top
-from train.photo.photo_list import photo_list_sha256, read_photo_list
+from train.photo.photo_list import PhotoListError, photo_list_sha256, read_photo_list
 from train.photo.pretrained import SHA256 as WEIGHTS_SHA256
 from train.photo.renderings import render_set
-from train.photo.views import LabelledPicture, calibration_images, locate_photos
+from train.photo.views import RENDER, LabelledPicture, calibration_images, locate_photos
 
 TEST_RENDERS_PER_CLASS = 100  # rendered test garments in the run's report
 INT8_CALIBRATION = 500  # training photos and renderings that calibrate the int8 frozen part
@@ -29,25 +29,34 @@ VALIDATION_SHARE = 0.1
 
 @dataclass
 class PhotoFeatures:
-    """Backbone features of every view, with where each came from. ``origin`` is ``train``,
-    ``eval`` or ``render``; ``fold`` is -1 except for evaluation photos; ``view`` 0 is the
-    picture as the device sees it; ``picture`` numbers the pictures (a picture's views share it)."""
+    """Backbone features of every view, with where each came from. ``origin`` is the photo's
+    set or ``render``; ``source`` its photo source (``render`` for renderings); ``fold`` is -1
+    for pictures that are never scored (the train set, renderings); ``view`` 0 is the picture as
+    the device sees it; ``picture`` numbers the pictures (a picture's views share it)."""
 
     features: np.ndarray
     labels: np.ndarray
     origin: np.ndarray
+    source: np.ndarray
     fold: np.ndarray
     view: np.ndarray
     picture: np.ndarray
     int8_features: np.ndarray | None = None  # the same views through the int8 frozen part
 
-    def training_rows(self, holdout_fold: int) -> np.ndarray:
-        """Every view except those of the held-out evaluation photos."""
-        return (self.origin != "eval") | (self.fold != holdout_fold)
+    def held_out(self, config: PhotoTrainConfig) -> np.ndarray:
+        """The views a run of ``config`` holds out: its photo source, else its fold of every
+        scored set."""
+        if config.holdout_source is not None:
+            return self.source == config.holdout_source
+        return self.fold == config.holdout_fold
 
-    def held_out_rows(self, holdout_fold: int) -> np.ndarray:
-        """The held-out evaluation photos, once each, as shot."""
-        return (self.origin == "eval") & (self.fold == holdout_fold) & (self.view == 0)
+    def training_rows(self, config: PhotoTrainConfig) -> np.ndarray:
+        """Every view except the held-out ones."""
+        return ~self.held_out(config)
+
+    def held_out_rows(self, config: PhotoTrainConfig) -> np.ndarray:
+        """The held-out photos, once each, as shot."""
+        return self.held_out(config) & (self.view == 0)
 
 
 @dataclass
@@ -74,7 +83,12 @@ def gather_features(config: PhotoTrainConfig, photos_root: Path, photo_list: Pat
     """The backbone and the features of every training and evaluation view (all folds: the
     head picks its rows), of the renderings, and of the rendered test garments."""
     layout = ImageLayout(config.input_size, config.input_size, 3)
-    pictures = locate_photos(photos_root, read_photo_list(photo_list))
+    listed = read_photo_list(photo_list)
+    sources = sorted({p.source for p in listed})
+    if config.holdout_source is not None and config.holdout_source not in sources:
+        raise PhotoListError(f"holdout source {config.holdout_source!r} is not in {photo_list}; "
+                             f"its sources: {', '.join(sources)}")
+    pictures = locate_photos(photos_root, listed)
     backbone = backbone_model(layout, weights)
     runner = feature_runner(backbone, config.fine_tune_from)
     base = {"input_size": config.input_size, "weights": WEIGHTS_SHA256,
@@ -100,6 +114,7 @@ def gather_features(config: PhotoTrainConfig, photos_root: Path, photo_list: Pat
         features=np.concatenate([real, rendered]),
         labels=np.repeat([p.class_id for p in everything], repeat).astype(np.int64),
         origin=np.repeat([p.origin for p in everything], repeat),
+        source=np.repeat([p.source for p in everything], repeat),
         fold=np.repeat([-1 if p.fold is None else p.fold for p in everything], repeat),
         view=np.concatenate([np.tile(np.arange(config.views), len(pictures)),
                              np.zeros(len(renders), int)]),
@@ -115,7 +130,7 @@ def int8_features(backbone, config: PhotoTrainConfig, pictures: list[LabelledPic
     fold) and renderings, stratified by class."""
     from convert.quantize import calibration_indices
 
-    candidates = [p for p in pictures if p.origin == "train"] + renders
+    candidates = [p for p in pictures if p.fold is None] + renders
     picked = calibration_indices(np.array([p.class_id for p in candidates]), INT8_CALIBRATION,
                                  config.seed)
     calibration = calibration_images([candidates[i] for i in picked], layout,
@@ -131,14 +146,14 @@ def int8_features(backbone, config: PhotoTrainConfig, pictures: list[LabelledPic
 def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
     """``per_class`` garments of each class of a Fashion-MNIST split, rendered as photos."""
     pictures, labels, _ = render_set(split.images, split.labels, per_class, seed)
-    return [LabelledPicture(int(y), "render", pixels=x) for x, y in zip(pictures, labels)]
+    return [LabelledPicture(int(y), RENDER, pixels=x) for x, y in zip(pictures, labels)]
 
 
 def fit_top(backbone, data: PhotoFeatures, config: PhotoTrainConfig):
     """The fine-tuned blocks and the head trained on every view but the held-out fold's, less a
     validation part (a tenth of the pictures, all views of each) that only reports the
     learning curves."""
-    rows = np.flatnonzero(data.training_rows(config.holdout_fold))
+    rows = np.flatnonzero(data.training_rows(config))
     pictures = np.unique(data.picture[rows])
     rng = np.random.default_rng(config.seed)
     validation = rng.choice(pictures, max(1, round(VALIDATION_SHARE * len(pictures))),
@@ -147,7 +162,7 @@ def fit_top(backbone, data: PhotoFeatures, config: PhotoTrainConfig):
 
     def part(chosen):
         labels = data.labels[chosen]
-        weights = sample_weights(labels, data.origin[chosen] == "render", config)
+        weights = sample_weights(labels, data.origin[chosen] == RENDER, config)
         return data.features[chosen], labels, weights
 
     train = rows[~is_validation]
@@ -165,17 +180,17 @@ def train_photo_model(config: PhotoTrainConfig, photos_root: Path, photo_list: P
     backbone, data, (test_x, test_y) = gather_features(config, photos_root, photo_list, fashion,
                                                        cache_dir, weights)
     head, top, history = fit_top(backbone, data, config)
-    held = data.held_out_rows(config.holdout_fold)
+    held = data.held_out_rows(config)
 
     def scores(features):
         return top.predict(features.astype(np.float32), verbose=0, batch_size=256)
 
-    train_rows = data.training_rows(config.holdout_fold)
+    train_rows = data.training_rows(config)
     return PhotoTrainResult(
         model=join(backbone, head), history=history,
         duration_s=time.perf_counter() - start,
-        n_photos=int(((data.origin != "render") & train_rows & (data.view == 0)).sum()),
-        n_renders=int((data.origin == "render").sum()),
+        n_photos=int(((data.origin != RENDER) & train_rows & (data.view == 0)).sum()),
+        n_renders=int((data.origin == RENDER).sum()),
         n_train_views=int(train_rows.sum()),
         held_out={"labels": data.labels[held], "probabilities": scores(data.features[held])},
         rendered_test={"labels": test_y, "probabilities": scores(test_x)})

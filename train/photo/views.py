@@ -10,7 +10,6 @@ Fashion-MNIST garments come rendered as product shots and casual photos
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,13 @@ import numpy as np
 from edge_runtime.interpreter.tensors import ImageLayout
 from edge_runtime.media import imaging
 from edge_runtime.photo.preprocess import letterbox, photo_decode_side
+from train.photo.assemble import in_place
 from train.photo.photo_list import Photo
 
 _MAX_TILT = 15.0  # degrees
 _MIN_CROP = 0.75  # keep at least this share of each side: the garment stays mostly in view
-# Where each set of the list lies under a photo root: fashion-photos' layout, or ../shared's.
+# Where the clothing-dataset sets lie under a photo root: fashion-photos' layout, or ../shared's;
+# every other set lies in the folder of its name.
 SET_DIRS = {"train": ("train", "real-photos-train"), "eval": ("eval", "real-photos")}
 
 
@@ -33,43 +34,50 @@ class PhotoFolderError(ValueError):
     """Photos of the list are missing from the photo root or differ from their sha256."""
 
 
+RENDER = "render"  # the origin and source of a rendered Fashion-MNIST garment
+
+
 @dataclass(frozen=True)
 class LabelledPicture:
-    """A training picture: a real photo's file or a rendering, its class and where it came from
-    (``train``, ``eval`` with its fold, or ``render``)."""
+    """A training picture: a real photo's file or a rendering, its class, where it came from
+    (its set: ``train``, ``eval``, another source's set; or ``render``), its fold (None: never
+    scored) and its photo source (what leave-one-source-out holds out)."""
 
     class_id: int
     origin: str
     fold: int | None = None
     path: Path | None = None
     pixels: np.ndarray | None = None  # a rendering's BGR pixels
+    source: str = RENDER
 
 
 def set_folder(root: Path, photo_set: str) -> Path:
     """The folder of ``photo_set`` under ``root`` (``root/train`` or ``root/real-photos-train``...)."""
-    for name in SET_DIRS[photo_set]:
+    names = SET_DIRS.get(photo_set, (photo_set,))
+    for name in names:
         if (root / name).is_dir():
             return root / name
-    raise PhotoFolderError(f"{root}: no {' or '.join(SET_DIRS[photo_set])} folder; assemble the "
+    raise PhotoFolderError(f"{root}: no {' or '.join(names)} folder; assemble the "
                            f"photos with: fashion-photos --out {root}")
 
 
 def locate_photos(root: Path, photos: list[Photo]) -> list[LabelledPicture]:
-    """The list's photos under ``root``, each checked against its sha256; PhotoFolderError
-    naming how many are missing or altered (and the first few) when any is."""
+    """The list's photos under ``root``, each checked against its sha256 (a crop: its size);
+    PhotoFolderError naming how many are missing or altered (and the first few) when any is."""
     folders = {name: set_folder(root, name) for name in {p.set for p in photos}}
     found, problems = [], []
     for photo in photos:
         path = folders[photo.set] / photo.path
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
+        if not path.is_file():
             problems.append(f"{path} missing")
             continue
-        if digest != photo.sha256:
-            problems.append(f"{path} sha256 {digest[:12]}..., expected {photo.sha256[:12]}...")
+        if not in_place(photo, path):
+            expected = (f"sha256 {photo.sha256[:12]}..." if photo.crop is None
+                        else f"a {photo.crop[2]}x{photo.crop[3]} PNG")
+            problems.append(f"{path} differs, expected {expected}")
             continue
-        found.append(LabelledPicture(photo.class_id, photo.set, photo.fold, path))
+        found.append(LabelledPicture(photo.class_id, photo.set, photo.fold, path,
+                                     source=photo.source))
     if problems:
         raise PhotoFolderError(f"{root}: {len(problems)} of {len(photos)} listed photos are "
                                f"missing or altered ({'; '.join(problems[:3])}); rebuild them "
