@@ -185,6 +185,38 @@ def test_cross_validation_scores_each_fold_with_its_own_model(fashion, tmp_path)
     assert names == [PHOTO_MODEL_NAME, "fashion_mlp_int8", "fashion_mlp_int8"]
 
 
+def test_each_folder_is_a_source_reported_apart_and_a_source_model_scores_its_own(fashion,
+                                                                                tmp_path, capsys):
+    """Two folders side by side: the one named in --source-model is scored by that model alone
+    (leave one source out), the other by the photo model; one results file holds both."""
+    from edge_runtime.apps.evaluate import main
+    from edge_runtime.interpreter.bundle import default_model_path
+
+    for name, seed in (("shop", 1), ("street", 2)):
+        (tmp_path / name).mkdir()
+        write_photo_folder(tmp_path / name, fashion, [("Trouser", 1), ("Bag", 8)], 3, seed)
+    out = tmp_path / "report"
+    clean_model = default_model_path()
+    assert main([str(tmp_path / "shop"), str(tmp_path / "street"), "--min-per-class", "1",
+                 "--source-model", f"street={clean_model}", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())["sources"]
+    assert list(results) == ["shop", "street"]
+    assert results["shop"]["model"] == "fashion_photo_int8"
+    assert results["street"]["model"] == "fashion_mlp_int8 (never saw this source)"
+    assert results["street"]["source_model"] == str(clean_model)
+    assert all(r["parts"]["all"]["n"] == 6 for r in results.values())
+    table = capsys.readouterr().out.splitlines()[-3:]
+    assert table[0].split()[:4] == ["source", "photos", "top-1", "top-3"]
+    assert [line.split()[0] for line in table[1:]] == ["shop", "street"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "confusion_matrix_shop.png", "confusion_matrix_street.png", "report.txt", "results.json"]
+    # A --source-model naming no folder is a usage error, before anything is scored.
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path / "shop"), "--source-model", f"street={clean_model}"])
+    assert stopped.value.code == 2
+    assert "--source-model street: no folder of that name among shop" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_product_shots_of_a_thousand_test_garments_read_right_through_the_auto_path(fashion):
     """Test-set garments as studio product shots (dark on light, enlarged 9-12x, off-centre,
