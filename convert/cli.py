@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "fashion-classify's decision (without them a shipped one stays)")
     parser.add_argument("--crossval", type=Path, metavar="RESULTS_JSON",
                         help="photo model: fashion-evaluate --fold-models results to record in "
-                        "the manifest as its cross-validated figures")
+                        "the manifest as its cross-validated figures (per photo source)")
+    parser.add_argument("--loso", type=Path, metavar="RESULTS_JSON",
+                        help="photo model: fashion-evaluate --source-model results to record in "
+                        "the manifest as its leave-one-source-out figures")
     parser.add_argument("--replace", action="store_true",
                         help="ship even when the bundle in --out should stay")
     parser.add_argument("--legacy-python", type=Path, metavar="PATH",
@@ -97,25 +100,44 @@ def training_run(model_path: Path) -> dict:
     return run if isinstance(run, dict) else {}
 
 
-def cross_validated(path: Path) -> dict:
-    """The overall and per-class figures of a ``fashion-evaluate --fold-models`` results file,
-    and the fold models' own float-against-int8 figures on their held-out photos (each fold
-    model's manifest beside it), whose drop the cross-validated gate limits."""
-    results = json.loads(path.read_text(encoding="utf-8"))
-    everything = results["parts"]["all"]
-    held = [json.loads(Path(model).with_suffix(".json").read_text(encoding="utf-8"))
-            ["metrics"]["parts"]["held-out photos"] for model in results["fold_models"]]
-    n = sum(part["n_images"] for part in held)
-    keras_top1 = sum(part["keras_accuracy"] * part["n_images"] for part in held) / n
-    int8_top1 = sum(part["tflite_accuracy"] * part["n_images"] for part in held) / n
-    return {"models": results["model"], "n_photos": everything["n"],
+def _by_source(results: dict) -> dict[str, dict]:
+    """A ``fashion-evaluate`` results file's payload per folder (one folder: its own)."""
+    return results["sources"] if "sources" in results else {"photos": results}
+
+
+def _figures(payload: dict) -> dict:
+    """One folder's overall and per-class figures, all its photos counted."""
+    everything = payload["parts"]["all"]
+    return {"model": payload["model"], "n_photos": everything["n"],
             "top1": round(everything["top1"], 4), "top3": round(everything["top3"], 4),
             "worst_class_top1": round(everything["worst_class_top1"], 4),
             "per_class_top1": {label: round(row["top1"], 4)
-                               for label, row in everything["per_class"].items() if row["scored"]},
+                               for label, row in everything["per_class"].items() if row["scored"]}}
+
+
+def cross_validated(path: Path) -> dict:
+    """The figures per photo source of a ``fashion-evaluate --fold-models`` results file, and
+    the fold models' own float-against-int8 figures on their held-out photos (each fold model's
+    manifest beside it), whose drop the cross-validated gate limits."""
+    results = json.loads(path.read_text(encoding="utf-8"))
+    by_source = _by_source(results)
+    fold_models = next(iter(by_source.values()))["fold_models"]
+    held = [json.loads(Path(model).with_suffix(".json").read_text(encoding="utf-8"))
+            ["metrics"]["parts"]["held-out photos"] for model in fold_models]
+    n = sum(part["n_images"] for part in held)
+    keras_top1 = sum(part["keras_accuracy"] * part["n_images"] for part in held) / n
+    int8_top1 = sum(part["tflite_accuracy"] * part["n_images"] for part in held) / n
+    return {"sources": {name: _figures(payload) for name, payload in by_source.items()},
             "all_photos_keras_top1": round(keras_top1, 4),
             "all_photos_int8_top1": round(int8_top1, 4),
             "int8_drop_pp": round((keras_top1 - int8_top1) * 100, 2)}
+
+
+def left_out(path: Path) -> dict:
+    """The figures per photo source of a ``fashion-evaluate --source-model`` results file: each
+    source scored by a model that never saw it."""
+    results = json.loads(path.read_text(encoding="utf-8"))
+    return {name: _figures(payload) for name, payload in _by_source(results).items()}
 
 
 def with_metadata(model_bytes: bytes, name: str, input_size: int, float_input: bool) -> bytes:
@@ -205,10 +227,16 @@ def main(argv: list[str] | None = None) -> int:
     tolerances = {"overall_pp": args.tolerance_pp, "per_class_pp": args.per_class_tolerance_pp}
     try:
         crossval = cross_validated(args.crossval) if args.crossval else None
-    except (OSError, KeyError, ValueError, ZeroDivisionError) as exc:
+    except (OSError, KeyError, ValueError, ZeroDivisionError, StopIteration) as exc:
         print(f"fashion-convert: error: --crossval {args.crossval}: not fashion-evaluate "
               f"--fold-models results with converted fold models beside them ({exc})",
               file=sys.stderr)
+        return 1
+    try:
+        loso = left_out(args.loso) if args.loso else None
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"fashion-convert: error: --loso {args.loso}: not fashion-evaluate results "
+              f"({exc})", file=sys.stderr)
         return 1
     status = 0
     for mode, name in zip(args.quantization, names):
@@ -252,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             for part, rows in evaluation.parts.items():
                 manifest["metrics"]["parts"][part]["predicted"] = "".join(
                     str(label) for label in candidate[rows])
+        if loso:
+            manifest["metrics"]["leave_one_source_out"] = loso
         if crossval:
             manifest["metrics"]["cross_validated"] = crossval
             if crossval["int8_drop_pp"] > args.tolerance_pp:

