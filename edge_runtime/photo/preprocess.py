@@ -133,7 +133,7 @@ def letterbox(pixels: np.ndarray, layout: ImageLayout) -> np.ndarray:
     canvas = np.full((layout.height, layout.width, 3), LETTERBOX_FILL, np.uint8)
     top, left = (layout.height - new_h) // 2, (layout.width - new_w) // 2
     canvas[top : top + new_h, left : left + new_w] = imaging.to_rgb(
-        imaging.resize(pixels, new_w, new_h))
+        imaging.shrink(pixels, new_w, new_h))
     return canvas
 
 
