@@ -410,6 +410,72 @@ def photo_figures(python: str, photo_model: Path, out: Path, photos: Path | None
             "live": live}
 
 
+# MediaPipe Tasks' ImageClassifier in its own environment, on the same decoded photos: per
+# photo the median milliseconds of classify() over the passes, and its top-1 class index.
+_MEDIAPIPE_CODE = (
+    "import json, sys, time\n"
+    "import cv2, mediapipe as mp\n"
+    "from mediapipe.tasks.python import vision\n"
+    "from mediapipe.tasks.python.core.base_options import BaseOptions\n"
+    "model, passes, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]\n"
+    "images = [mp.Image(image_format=mp.ImageFormat.SRGB,\n"
+    "                   data=cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB)) for p in paths]\n"
+    "options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=model),\n"
+    "                                        max_results=1)\n"
+    "with vision.ImageClassifier.create_from_options(options) as classifier:\n"
+    "    top1, ms = [], [[] for _ in images]\n"
+    "    for n in range(passes + 1):\n"
+    "        for i, image in enumerate(images):\n"
+    "            start = time.perf_counter()\n"
+    "            result = classifier.classify(image)\n"
+    "            ms[i].append((time.perf_counter() - start) * 1000)\n"
+    "            if n == 0:\n"
+    "                top1.append(result.classifications[0].categories[0].index)\n"
+    "print(json.dumps({'top1': top1, 'ms': [sorted(m[1:])[len(m[1:]) // 2] for m in ms]}))\n"
+)
+
+
+def mediapipe_figures(mediapipe_python: Path, photo_model: Path, photos: Path, out: Path,
+                      count: int = 60, passes: int = 5) -> dict:
+    """Classifier.classify against MediaPipe's ImageClassifier (run by ``mediapipe_python``),
+    the same model on the same decoded photos (the first ``count`` of ``photos``, decoded at
+    the size the model needs, handed to both as pixels): the median per-photo time of each, their
+    ratio, and how often their top-1 labels agree (MediaPipe stretches a photo to the input,
+    Classifier letterboxes it)."""
+    from edge_runtime.classifier import Classifier
+    from edge_runtime.media import imaging
+
+    scratch = out / "photo-scratch" / "mediapipe"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with Classifier(photo_model=photo_model, preprocess="photo") as clf:
+        decoded = []
+        for i, path in enumerate(sorted(photos.rglob("*.jpg"))[:count]):
+            image = imaging.read_image(path, clf.photo_decode_side)
+            png = scratch / f"{i:03d}.png"
+            png.write_bytes(imaging.encode_png(image.pixels))
+            decoded.append((png, image))
+        ours, labels = [[] for _ in decoded], []
+        for n in range(passes + 1):
+            for i, (_, image) in enumerate(decoded):
+                start = time.perf_counter()
+                prediction = clf.classify(image)
+                ours[i].append((time.perf_counter() - start) * 1000)
+                if n == 0:
+                    labels.append(prediction.class_id)
+    done = subprocess.run([str(mediapipe_python), "-c", _MEDIAPIPE_CODE, str(photo_model),
+                           str(passes), *(str(png) for png, _ in decoded)],
+                          capture_output=True, text=True, cwd=_ROOT, timeout=900)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        return {"error": (lines or ["MediaPipe failed"])[-1][:160]}
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    ours_ms = float(np.median([statistics.median(m[1:]) for m in ours]))
+    theirs_ms = float(np.median(theirs["ms"]))
+    return {"photos": len(decoded), "classify_ms_p50": ours_ms, "mediapipe_ms_p50": theirs_ms,
+            "ratio": ours_ms / theirs_ms,
+            "top1_agreement": float(np.mean(np.array(labels) == np.array(theirs["top1"])))}
+
+
 def _median(row: dict, *keys: str) -> float:
     """A nested figure of a row (NaN where the row lacks it), e.g. ``cold``, ``peak_rss_mib``."""
     value = row
@@ -639,6 +705,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="python of a tflite-runtime environment, for its rows")
     parser.add_argument("--photos", type=Path, default=_ROOT.parent / "shared" / "real-photos",
                         help="labelled photo folder for the real-photo column (skipped if absent)")
+    parser.add_argument("--mediapipe-python", type=Path,
+                        default=_ROOT / ".venv-mediapipe" / "bin" / "python", metavar="PATH",
+                        help="python of an environment with mediapipe, to time its "
+                        "ImageClassifier beside Classifier on the same photos (default: "
+                        "%(default)s; skipped if absent)")
     parser.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR")
     args = parser.parse_args(argv)
     from convert.compare import compare_predictions
@@ -684,6 +755,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[photo] {photo_model.name}: frames, photo decoding, fashion-classify ...",
               file=sys.stderr, flush=True)
         photo = photo_figures(sys.executable, photo_model, args.out, photos)
+        if photos is not None and args.mediapipe_python.is_file():
+            print("[mediapipe] the same photos through MediaPipe's ImageClassifier ...",
+                  file=sys.stderr, flush=True)
+            photo["mediapipe"] = mediapipe_figures(args.mediapipe_python, photo_model, photos,
+                                                   args.out)
     found = checks(results, cli, live, photo)
     info = machine()
     payload = {"machine": info, "rows": results, "cli": cli, "live": live, "photo_model": photo,
@@ -731,6 +807,14 @@ def figures_text(cli: dict, live: dict, photo: dict | None) -> str:
                   f"- fashion-classify on the {cli_photo['photo']} photo with it: "
                   f"{cli_photo['first_result_s']['median']:.2f} s start to result, peak RSS "
                   f"{cli_photo['peak_rss_mib']['median']:.0f} MiB"]
+        mp = photo.get("mediapipe")
+        if mp and "error" in mp:
+            lines.append(f"- MediaPipe's ImageClassifier: cannot run: {mp['error']}")
+        elif mp:
+            lines.append(f"- a decoded photo, {mp['photos']} real photos, one thread, p50: "
+                         f"Classifier.classify {mp['classify_ms_p50']:.2f} ms, MediaPipe's "
+                         f"ImageClassifier {mp['mediapipe_ms_p50']:.2f} ms ({mp['ratio']:.2f}x); "
+                         f"top-1 labels agree on {mp['top1_agreement']:.1%}")
     return "\n".join(lines) + "\n"
 
 
