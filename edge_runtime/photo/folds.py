@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_runtime.media.inputs import IMAGE_SUFFIXES
+from edge_runtime.media.formats import IMAGE_SUFFIXES
 
 FOLDS = 3
 HOLDOUT_FOLD = 0  # the held-out part unless --holdout-fold says otherwise
