@@ -18,17 +18,21 @@ class InputItem:
     skipped: str | None = None
 
 
+def _found(path: Path) -> InputItem:
+    """A file a directory or a pattern yielded: pipes, sockets and devices are skipped, never
+    opened (reading a pipe could wait for ever); a dangling link is read, and fails."""
+    if path.is_file() or not path.exists():
+        return InputItem(path)
+    return InputItem(path, skipped="not a regular file")
+
+
 def _files_under(directory: Path) -> list[InputItem]:
     """Every file under ``directory``, whatever its name: what it holds decides later whether
-    it is an image (:mod:`edge_runtime.media.formats`). Pipes, sockets and devices are listed
-    as skipped, never opened (reading a pipe could wait for ever)."""
+    it is an image (:mod:`edge_runtime.media.formats`)."""
     found = []
     for root, dirs, files in os.walk(directory):
         dirs.sort()
-        for name in sorted(files):
-            path = Path(root) / name
-            regular = path.is_file() or not path.exists()  # a dangling link: an error record
-            found.append(InputItem(path) if regular else InputItem(path, skipped="not a regular file"))
+        found += [_found(Path(root) / name) for name in sorted(files)]
     return found
 
 
@@ -46,7 +50,7 @@ def expand_inputs(paths: list[str]) -> list[InputItem]:
         elif glob.has_magic(raw):
             matches = sorted(glob.glob(raw, recursive=True))
             files = [Path(m) for m in matches if not Path(m).is_dir()]
-            items += [InputItem(p) for p in files] or [InputItem(path, f"{raw}: no file matches")]
+            items += [_found(p) for p in files] or [InputItem(path, f"{raw}: no file matches")]
         else:
             items.append(InputItem(path, f"{path}: no such file or directory"))
     return items

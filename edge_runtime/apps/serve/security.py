@@ -18,6 +18,7 @@ from edge_runtime.media.imaging import header_size
 TOKEN_COOKIE = "fashion_serve_token"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
+
 class UploadRefused(ValueError):
     """An upload (or one file of it) that the server will not classify; ``status`` is the HTTP
     status to answer with (4xx)."""
@@ -104,8 +105,8 @@ def sniff(data: bytes, name: str) -> str:
 
 def check_pixels(data: bytes, name: str, max_pixels: int) -> None:
     """Refuse (413) an image whose header claims more than ``max_pixels`` pixels, before any
-    decoding. Formats whose header is not parsed here (TIFF, PNM, AVIF, HEIF, some WebP) are held to the
-    decoder's own limit (:data:`edge_runtime.media.imaging.MAX_PIXELS`)."""
+    decoding. Formats whose header is not parsed here (TIFF, PNM, AVIF, HEIF, some WebP) are
+    held to the decoder's own limit (:data:`edge_runtime.media.imaging.MAX_PIXELS`)."""
     size = header_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
         raise UploadRefused(413, f"{name}: header claims {size[0]}x{size[1]} = "
