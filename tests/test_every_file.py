@@ -203,6 +203,18 @@ def test_what_the_errors_say(corpus, capsys):
     assert "Corrupt JPEG data" in records[str(root / "padded.jpg")]["warning"]
 
 
+def test_text_and_csv_show_skips_and_warnings(corpus, capsys):
+    root, _ = corpus
+    files = [str(root / "notes.txt"), str(root / "padded.jpg")]
+    assert main([*files, "--all-files", "--format", "text"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{files[0]}: skipped: not an image"
+    assert lines[1].startswith(f"{files[1]}: Pullover ") and "[warning: Corrupt JPEG data" in lines[1]
+    assert main([*files, "--all-files", "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[1] == f"{files[0]},,,,,,,,not an image" and ",Corrupt JPEG data" in rows[2]
+
+
 def test_verbose_lets_the_decoders_messages_through(corpus, capfd):
     root, _ = corpus
     padded = str(root / "padded.jpg")
