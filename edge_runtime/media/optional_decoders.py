@@ -1,6 +1,6 @@
 """Decoding through Pillow, from the ``heif`` extra: HEIC/HEIF (iPhone photos) with
 pillow-heif, and AVIF and GIF where the installed OpenCV has no decoder for them (the OpenCV
-that numpy 1 installs, < 4.11). Imported only when such a file arrives.
+that numpy 1 installs, < 4.11). Pillow is imported only when such a file arrives.
 
 Pictures come upright: libheif applies a HEIF's rotation and mirroring (which phones also
 write into EXIF, reset to 1 by pillow-heif); EXIF orientation is applied to the rest.
@@ -13,7 +13,7 @@ import io
 import numpy as np
 
 from edge_runtime.media.decoded import ImageDecodeError
-from edge_runtime.media.formats import HEIF, ImageFormat
+from edge_runtime.media.formats import AVIF, HEIF, ImageFormat
 
 
 def pillow_decodes(kind: ImageFormat) -> bool:
@@ -29,7 +29,7 @@ def pillow_decodes(kind: ImageFormat) -> bool:
             return False
         pillow_heif.register_heif_opener()
         return True
-    if kind.name != "AVIF":
+    if kind is not AVIF:
         return True
     try:
         return bool(features.check_module("avif"))  # Pillow >= 11.2, built with libavif
@@ -55,6 +55,8 @@ def decode_with_pillow(data: bytes, where: str, kind: ImageFormat,
         mode = "L" if image.mode in ("1", "L") else (
             "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
         pixels = np.asarray(image.convert(mode))
+    except ImageDecodeError:  # the size refused above (a ValueError too)
+        raise
     except UnidentifiedImageError:  # its message names a BytesIO object: nothing to tell
         raise ImageDecodeError(f"{where}: not a decodable image ({kind.name}: corrupt or "
                                "truncated)") from None
