@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                                        batch_size=args.batch_size, actor=timed_actor(clocks))
                 m = measure(clocks, began, run.seconds, sorted(ray_lines(out)) == sorted(expected))
                 runs[workers].append(m)
-                print(f"round {repeat + 1}, {workers} worker(s): {run.classified:,} files in "
+                print(f"round {repeat + 1}, {workers} worker(s): {run.done:,} files in "
                       f"{m.seconds:.2f} s, batches from +{m.startup:.2f} s for {m.span:.2f} s "
                       f"on {m.actor_cores:.2f} cores, records identical: {m.identical}",
                       flush=True)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine: the Fashion-MNIST data from apt and three virtual
 # environments, each with the project installed in editable mode:
-#   .venv         desktop and device: train, convert, edge, ray, serve, dev (TensorFlow,
-#                 ai-edge-litert, Ray Data for fashion-classify-ray)
-#   .venv-edge    device only, as on a Pi: edge, serve, dev (no TensorFlow)
-#   .venv-legacy  device on tflite-runtime 2.14 with numpy < 2: legacy, serve, dev
+#   .venv         desktop and device: train, convert, edge, ray, serve, heif, dev (TensorFlow,
+#                 ai-edge-litert, Ray Data for fashion-classify-ray, pillow-heif for HEIC)
+#   .venv-edge    device only, as on a Pi: edge, serve, heif, dev (no TensorFlow)
+#   .venv-legacy  device on tflite-runtime 2.14 with numpy < 2: legacy, serve, dev (no heif:
+#                 the tests see HEIC refused with the extra named, GIF and AVIF without a decoder)
 #   .venv-metadata, .venv-mediapipe: one tool each (tflite-support, mediapipe), made by
 #                 scripts/setup_extra_envs.sh; their tests skip when they are absent
 # serve is aiohttp, for fashion-serve; its browser test drives Debian's chromium through
@@ -33,8 +34,8 @@ make_venv() {
     "$venv/bin/python" -m pip install -q -e ".[$extras]"
     echo "setup_env: $venv ready ($extras)"
 }
-make_venv .venv train,backbone,edge,ray,serve,dev
-make_venv .venv-edge edge,serve,dev
+make_venv .venv train,backbone,edge,ray,serve,heif,dev
+make_venv .venv-edge edge,serve,heif,dev
 if "$PYTHON" -c 'import sys; sys.exit(sys.version_info >= (3, 12))'; then
     make_venv .venv-legacy legacy,serve,dev
 else

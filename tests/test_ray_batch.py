@@ -76,12 +76,13 @@ def test_json_lines_and_parquet_hold_fashion_classify_records(ray_cluster, catal
 
     root, sources = catalog
     expected = reference_lines(sources, tmp_path / "reference.jsonl")
-    assert len(expected) == 300 + 6 + 7 + 2
+    assert len(expected) == 300 + 6 + 6 + 2  # the text file is no image: counted, not recorded
     out = tmp_path / "jsonl"
     assert main([*sources, "--out", str(out), "--workers", "2", "--batch-size", "64"]) == 1
     assert sorted(part_lines(out)) == sorted(expected)  # the same lines, in any order
     err = capsys.readouterr().err
-    assert "315 files listed, 0 already recorded" in err and "(9 errors)" in err
+    assert "315 files listed, 0 already recorded" in err
+    assert "; 315 files: 306 classified, 8 unreadable, 1 not an image (.png 1); by 2 workers" in err
     assert "Traceback" not in err
     by_path = {json.loads(line)["path"]: json.loads(line) for line in expected}
     assert by_path[str(root / "bad" / "pixel_bomb.png")]["error"].endswith(
@@ -118,7 +119,8 @@ def test_a_rerun_writes_nothing_twice_and_classifies_only_new_files(ray_cluster,
         cv2.imwrite(str(source / f"{i:03d}.png"), image)
     assert main([str(source), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "160 files listed, 150 already recorded" in err and "; 10 classified (0 errors)" in err
+    assert "160 files listed, 150 already recorded" in err
+    assert "; 10 files: 10 classified, 0 unreadable, 0 not images;" in err
     paths = [json.loads(line)["path"] for line in part_lines(out)]
     assert len(paths) == len(set(paths)) == 160
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
@@ -132,7 +134,7 @@ def test_uri_sources_and_output_go_through_pyarrow(ray_cluster, fashion, tmp_pat
     (source / "sub").mkdir(parents=True)
     for i, image in enumerate(fashion.test.images[:20]):
         cv2.imwrite(str(source / ("sub" if i % 2 else "") / f"{i:02d}.png"), image)
-    (source / "notes.txt").write_text("not listed: not an image suffix\n")
+    (source / "notes.txt").write_text("not an image: counted, not recorded\n")
     (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     expected = {json.loads(line)["path"]: json.loads(line)
                 for line in reference_lines([str(source)], tmp_path / "reference.jsonl")}
@@ -184,13 +186,37 @@ def test_the_actors_never_import_tensorflow(ray_cluster, fashion, tmp_path):
     @ray_cluster.remote
     def classify_in_a_worker(path: str, out: str) -> tuple[dict, list[str]]:
         actor = ClassifyFiles(ClassifierOptions(), out, "jsonl", "probe")
-        summary = actor(pa.table({"path": [path], "error": [""]}))
+        summary = actor(pa.table({"path": [path], "error": [""], "skipped": [""]}))
         loaded = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras", "tf_keras"})
         return summary, loaded
 
     summary, loaded = ray_cluster.get(classify_in_a_worker.remote(str(image), str(tmp_path / "out")))
     assert summary["records"] == [1] and summary["errors"] == [0] and loaded == []
     assert read_records(str(tmp_path / "out"))[0]["label"] == "Ankle boot"
+
+
+@pytest.mark.slow
+def test_files_that_are_not_images_are_counted_and_recorded_with_all_files(ray_cluster, fashion,
+                                                                           tmp_path, capsys):
+    source = tmp_path / "in"
+    source.mkdir()
+    cv2.imwrite(str(source / "boot.png"), fashion.test.images[0])
+    (source / "boot.txt").write_bytes((source / "boot.png").read_bytes())  # renamed: an image
+    (source / "notes.txt").write_text("shopping list\n")
+    (source / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + bytes(100))
+    assert classify_main([str(source), "--all-files", "--output", str(tmp_path / "ref.jsonl")]) == 0
+    expected = (tmp_path / "ref.jsonl").read_text(encoding="utf-8").splitlines()
+    capsys.readouterr()
+    out = tmp_path / "all"
+    assert main([str(source), "--out", str(out), "--all-files"]) == 0
+    assert sorted(part_lines(out)) == sorted(expected)
+    assert sum('"skipped": "not an image"' in line for line in expected) == 2
+    err = capsys.readouterr().err
+    assert "4 files: 2 classified, 0 unreadable, 2 not images (.mp4 1, .txt 1)" in err
+    strict = tmp_path / "strict"
+    assert main([str(source), "--out", str(strict), "--strict"]) == 1
+    assert sorted(json.loads(line)["path"] for line in part_lines(strict)) == [
+        str(source / "boot.png"), str(source / "boot.txt")]
 
 
 def test_without_ray_the_command_says_how_to_install_it(monkeypatch, tmp_path, capsys):

@@ -10,8 +10,11 @@ from pathlib import Path
 from edge_runtime.classifier import Classifier
 from edge_runtime.media import imaging
 from edge_runtime.media.atomic_files import write_bytes_atomic
+from edge_runtime.media.formats import NotAnImageError
 from edge_runtime.media.inputs import InputItem
 from edge_runtime.photo.preprocess import PreparedInput
+
+NOT_AN_IMAGE = "not an image"
 
 
 def save_prepared(directory: Path, index: int, source: Path, prepared: PreparedInput) -> None:
@@ -34,8 +37,10 @@ def decode_side(classifier: Classifier) -> int | None:
 def file_record(classifier: Classifier, path: str | Path, min_side: int | None,
                 data: bytes | None = None,
                 on_prepared: Callable[[PreparedInput], None] | None = None) -> dict:
-    """The record of one image file: ``{path, label, class_id, score, top_k}`` (and ``reason``
-    when there is no label) or ``{path, error}``; never raises for a bad file. The file's bytes
+    """The record of one file: ``{path, label, class_id, score, top_k}`` (and ``reason`` when
+    there is no label, ``warning`` when the decoder complained of a file it still decoded),
+    ``{path, error}``, or ``{path, skipped: "not an image"}`` for content of no image format
+    (:mod:`edge_runtime.media.formats`); never raises for a bad file. The file's bytes
     are ``data`` when given (read elsewhere, e.g. from object storage), else read from ``path``;
     they are decoded with :func:`~edge_runtime.media.imaging.decode_image` at ``min_side``
     (:func:`decode_side`). ``on_prepared`` sees the model input of a classified file."""
@@ -46,25 +51,31 @@ def file_record(classifier: Classifier, path: str | Path, min_side: int | None,
         prediction = classifier.predict(prepared)
         if on_prepared is not None:
             on_prepared(prepared)
+    except NotAnImageError:
+        return {"path": str(path), "skipped": NOT_AN_IMAGE}
     except imaging.ImageDecodeError as exc:
         return {"path": str(path), "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
         detail = " ".join(str(exc).split())
         return {"path": str(path), "error": f"{path}: {type(exc).__name__}: {detail}"}
-    return {"path": str(path), **prediction.as_dict()}
+    record = {"path": str(path), **prediction.as_dict()}
+    if image.warning:
+        record["warning"] = image.warning
+    return record
 
 
 def classify_files(
     classifier: Classifier, items: Iterable[InputItem], save_dir: Path | None = None,
     numbers: Sequence[int] | None = None,
 ) -> Iterator[dict]:
-    """Yield one record per item (:func:`file_record`; an item's own ``error`` as
-    ``{path, error}``). ``numbers`` number the inputs saved in ``save_dir`` (default: the
-    position in ``items``)."""
+    """Yield one record per item (:func:`file_record`; an item's own ``error`` or ``skipped``
+    as ``{path, error}`` or ``{path, skipped}``). ``numbers`` number the inputs saved in
+    ``save_dir`` (default: the position in ``items``)."""
     min_side = decode_side(classifier)
     for index, item in zip(numbers or count(), items):
-        if item.error:
-            yield {"path": str(item.path), "error": item.error}
+        if item.error or item.skipped:
+            yield {"path": str(item.path),
+                   **({"error": item.error} if item.error else {"skipped": item.skipped})}
             continue
         save = None if save_dir is None else partial(save_prepared, save_dir, index, item.path)
         yield file_record(classifier, item.path, min_side, on_prepared=save)

@@ -1,9 +1,14 @@
 """``fashion-classify``: classify image files, directories, video files and live camera frames
 on a device, without TensorFlow.
 
-Exit status: 0 every input classified (or a stream ended, or was stopped by SIGINT/SIGTERM),
-1 some inputs failed (the rest are still reported) or a camera/video failed for good,
-2 usage error (bad option, unusable model, no interpreter installed).
+What an image is, the content decides (:mod:`edge_runtime.media.formats`): files that are not
+images are counted on the summary line that ends a batch on stderr, and written as records only
+with ``--all-files``.
+
+Exit status: 0 every image classified (or a stream ended, or was stopped by SIGINT/SIGTERM),
+1 some inputs failed (the rest are still reported; with ``--strict`` a file that is not an image
+too) or a camera/video failed for good, 2 usage error (bad option, unusable model, no
+interpreter installed).
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import sys
 import warnings
 from pathlib import Path
 
+from edge_runtime import native_messages
 from edge_runtime.media.inputs import expand_inputs
 from edge_runtime.apps.outputs import FORMATS, RecordWriter
-from edge_runtime.apps.options import (add_model_options, add_source_options, check_options,
-                                      classifier_options, has_source, make_source)
+from edge_runtime.apps.options import (add_batch_options, add_model_options, add_source_options,
+                                      check_options, classifier_options, has_source, make_source)
 from edge_runtime.apps.progress import Progress
+from edge_runtime.apps.summary import Tally
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -28,8 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fashion-classify",
         description="Classify clothing images with a Fashion-MNIST TFLite model. PATHs are image "
-        "files, directories (searched recursively) or glob patterns.",
-        epilog="Exit status: 0 all classified, 1 some inputs failed, 2 usage or model error.",
+        "files, directories (searched recursively) or glob patterns; a file is an image by its "
+        "content, whatever its name.",
+        epilog="Exit status: 0 all classified, 1 some inputs failed (with --strict, also a file "
+        "that is not an image), 2 usage or model error.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH")
     source = add_source_options(
@@ -49,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write records here instead of stdout")
     parser.add_argument("--save-inputs", type=Path, metavar="DIR",
                         help="write the 28x28 input the model saw (and the mask) as PNG")
+    add_batch_options(parser)
     return parser
 
 
@@ -57,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_options(parser, args)
+    native_messages.set_verbose(args.verbose)
     live = has_source(args)
     if live == bool(args.paths):
         parser.error("give PATHs to classify, or one of --camera, --picamera, --video")
@@ -93,12 +104,14 @@ def main(argv: list[str] | None = None) -> int:
 
         inputs = expand_inputs(args.paths)
         progress = Progress(len(inputs), sys.stderr)
-        failed = 0
+        tally = Tally()
         for record in classify_files(classifier, inputs, args.save_inputs):
-            writer.write(record)
-            failed += "error" in record
+            if args.all_files or "skipped" not in record:
+                writer.write(record)
+            tally.add(record)
             progress.step()
         progress.close()
+        print(f"fashion-classify: {tally.line()}", file=sys.stderr)
     except KeyboardInterrupt:
         print("fashion-classify: interrupted; records written so far are kept", file=sys.stderr)
         return 130
@@ -109,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         classifier.close()
         if out is not sys.stdout:
             out.close()
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    return EXIT_SOME_FAILED if tally.failed(args.strict) else EXIT_OK
 
 
 def run_stream(args, classifier, writer: RecordWriter) -> int:

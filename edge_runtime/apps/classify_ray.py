@@ -1,9 +1,13 @@
 """``fashion-classify-ray``: classify a catalogue of image files on a Ray cluster (a local one by
 default) and write ``fashion-classify``'s records as JSON Lines or Parquet part files.
 
-Exit status: 0 every file of this run classified (or nothing left to do), 1 some files of this
-run are error records (the rest are written), 2 usage or model error (Ray not installed
-included), 3 the Ray job failed (finished parts are kept: re-run the command to resume).
+Files that are not images (by their content) are counted on the summary line, and recorded only
+with ``--all-files``, as ``fashion-classify`` does.
+
+Exit status: 0 every image of this run classified (or nothing left to do), 1 some files of this
+run are error records (the rest are written; with ``--strict`` also a file that is not an
+image), 2 usage or model error (Ray not installed included), 3 the Ray job failed (finished
+parts are kept: re-run the command to resume).
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import logging
 import sys
 import warnings
 
-from edge_runtime.apps.options import add_model_options, check_model_options, classifier_options
+from edge_runtime import native_messages
+from edge_runtime.apps.options import (add_batch_options, add_model_options, check_model_options,
+                                      classifier_options)
 from edge_runtime.interpreter.backend import BACKENDS
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_JOB_FAILED = 0, 1, 2, 3
@@ -28,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         "worker, and write fashion-classify's records to DEST. SRC: files, directories "
         "(searched recursively), globs, or URIs Ray Data reads (s3://bucket/photos/, gs://...). "
         "A re-run with the same DEST classifies only the files DEST holds no record of.",
-        epilog="Exit status: 0 all classified, 1 some error records, 2 usage or model error, "
-        "3 the Ray job failed (re-run to resume).",
+        epilog="Exit status: 0 all classified, 1 some error records (with --strict, also a file "
+        "that is not an image), 2 usage or model error, 3 the Ray job failed (re-run to resume).",
     )
     parser.add_argument("sources", nargs="+", metavar="SRC")
     parser.add_argument("--out", required=True, metavar="DEST",
@@ -50,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The interpreters of the device runtime only: TensorFlow has no place on the workers.
     add_model_options(parser, "fmnist, photo, or auto: decide per image (default)",
                       backends=tuple(b for b in BACKENDS if b != "tensorflow"))
+    add_batch_options(parser)
     return parser
 
 
@@ -58,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_model_options(parser, args)
+    native_messages.set_verbose(args.verbose)
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         parser.error("--workers and --batch-size must be >= 1")
     try:
@@ -92,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     try:
         run = classify_catalog(args.sources, args.out, options, workers=args.workers,
-                               batch_size=args.batch_size, fmt=args.format)
+                               batch_size=args.batch_size, fmt=args.format,
+                               all_files=args.all_files, verbose=args.verbose)
     except ValueError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -110,12 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         if started:
             ray.shutdown()
     summary = f"{run.listed:,} files listed, {run.skipped:,} already recorded in {args.out}"
-    if run.classified:
-        summary += (f"; {run.classified:,} classified ({run.errors:,} errors) by "
-                    f"{run.workers} worker{'s' * (run.workers != 1)} in {run.seconds:.1f} s "
-                    f"({run.files_per_second:,.0f} files/s), {run.parts} part files written")
+    if run.done:
+        summary += (f"; {run.tally.line()}; by {run.workers} worker{'s' * (run.workers != 1)} "
+                    f"in {run.seconds:.1f} s ({run.files_per_second:,.0f} files/s), {run.parts} "
+                    "part files written")
     print(f"{PROG}: {summary}", file=sys.stderr)
-    return EXIT_SOME_FAILED if run.errors else EXIT_OK
+    return EXIT_SOME_FAILED if run.tally.failed(args.strict) else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -87,8 +87,9 @@ def evaluate(classifier, photos: list[LabelledPhoto], save_dir: Path | None = No
         record = next(records, None)
         if record is None:
             break
-        if "error" in record:
-            print(f"fashion-evaluate: error: {record['error']}", file=sys.stderr)
+        if "error" in record or "skipped" in record:  # a photo's name, and no image inside
+            reason = record.get("error") or f"{record['path']}: {record['skipped']}"
+            print(f"fashion-evaluate: error: {reason}", file=sys.stderr)
         else:
             seconds.append(time.perf_counter() - start)
         candidates = [c["class_id"] for c in record.get("top_k", [])][:3]

@@ -33,6 +33,19 @@ def add_model_options(parser: argparse.ArgumentParser, preprocess_help: str,
                         help=preprocess_help)
 
 
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """``--all-files --strict --verbose``: what a batch of files reports beyond its images."""
+    parser.add_argument("--all-files", action="store_true",
+                        help="also write a record for each file that is not an image "
+                        '({"path", "skipped": "not an image"}); they are counted on the summary '
+                        "line either way")
+    parser.add_argument("--strict", action="store_true",
+                        help="count files that are not images as failures (exit status 1)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let the decoders' and the interpreter's own messages through to "
+                        "stderr (otherwise a file's go into its record as a warning or error)")
+
+
 def add_garment_model_option(parser: argparse.ArgumentParser) -> None:
     """``--garment-model``: the 28x28 model blended into a photo model's decisions."""
     parser.add_argument("--garment-model", type=Path,

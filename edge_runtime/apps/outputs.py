@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import TextIO
 
 FORMATS = ("text", "jsonl", "csv")
-_CSV_COLUMNS = ("path", "label", "class_id", "score", "top_k", "reason", "error")
+_CSV_COLUMNS = ("path", "label", "class_id", "score", "top_k", "reason", "error", "warning",
+                "skipped")
 _LIVE_CSV_COLUMNS = ("time", "frame", "label", "class_id", "score", "latency_ms", "fps", "reason")
 
 
 class RecordWriter:
-    """Write result records: a file's (``path`` and either ``label``... or ``error``) or, with
+    """Write result records: a file's (``path`` and ``label``..., ``error`` or ``skipped``) or, with
     ``live``, a frame's (``time``, ``frame``, ``label``..., ``latency_ms``, ``fps``)."""
 
     def __init__(self, stream: TextIO, fmt: str = "jsonl", live: bool = False) -> None:
@@ -49,6 +50,12 @@ class RecordWriter:
 def _text_line(record: dict) -> str:
     if "error" in record:
         return f"{record['path']}: ERROR {record['error']}"
+    if "skipped" in record:
+        return f"{record['path']}: skipped: {record['skipped']}"
+    return _label_line(record) + (f"  [warning: {record['warning']}]" if "warning" in record else "")
+
+
+def _label_line(record: dict) -> str:
     if record["label"] is None:
         candidates = ", ".join(f"{c['label']} {c['score']:.2f}" for c in record["top_k"])
         return f"{record['path']}: no label: {record['reason']}" + (

@@ -6,8 +6,10 @@ with a callable class that holds the model (:class:`ClassifyFiles`), on an actor
 record comes from :func:`edge_runtime.apps.batch.file_record`, the code ``fashion-classify``
 runs, so the records are the same. Paths are listed on the driver with ``fashion-classify``'s
 own expansion (local paths) or pyarrow (URIs such as ``s3://``); the actors read the files, so
-a file that cannot be read or decoded is an error record, never a failed job. Each actor writes
-each batch's records as one part file, atomically, so a part exists only for a finished batch.
+a file that cannot be read or decoded is an error record, never a failed job; a file that is not
+an image (by its content, as ``fashion-classify`` judges it) is counted, and recorded only with
+``all_files``. Each actor writes each batch's records as one part file, atomically, so a part
+exists only for a finished batch.
 
 Resume: a run skips every path already recorded in the output directory, so re-running the
 same command after a stop (or after new files arrive) classifies only what has no record yet.
@@ -25,15 +27,18 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import PurePosixPath
+from dataclasses import dataclass, field
 
+from edge_runtime import native_messages
 from edge_runtime.apps import record_parts
 from edge_runtime.apps.batch import decode_side, file_record
+from edge_runtime.apps.summary import Tally
 from edge_runtime.classifier import Classifier, ClassifierOptions
-from edge_runtime.media.inputs import IMAGE_SUFFIXES, expand_inputs
+from edge_runtime.media.formats import HEAD_BYTES, sniff
+from edge_runtime.media.inputs import expand_inputs
 
 # The local cluster's object store only carries paths and small summaries, never image bytes.
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
@@ -42,9 +47,10 @@ READ_AHEAD, READ_THREADS = 32, 16
 
 
 def list_uri(uri: str) -> list[tuple[str, str | None]]:
-    """``(path, error)`` for a URI: a directory (image files under it, recursively), a file, or a
-    glob pattern (where ``*`` and ``?`` also match ``/``). A URI that yields no file is one item
-    with an error, as ``fashion-classify`` reports such a PATH."""
+    """``(path, error)`` for a URI: a directory (every file under it, recursively: the actors
+    tell images by their content), a file, or a glob pattern (where ``*`` and ``?`` also match
+    ``/``). A URI that yields no file is one item with an error, as ``fashion-classify`` reports
+    such a PATH."""
     import pyarrow.fs as pafs
 
     magic = glob.has_magic(uri)
@@ -65,37 +71,42 @@ def list_uri(uri: str) -> list[tuple[str, str | None]]:
     files = sorted(head + info.path for info in found if info.is_file)
     if magic:
         files = [f for f in files if fnmatch.fnmatchcase(f, uri)]
-    else:
-        files = [f for f in files if PurePosixPath(f).suffix.lower() in IMAGE_SUFFIXES]
     if not files:
-        return [(uri, f"{uri}: {'no file matches' if magic else 'directory holds no image files'}")]
+        return [(uri, f"{uri}: {'no file matches' if magic else 'directory holds no files'}")]
     return [(f, None) for f in files]
 
 
-def list_sources(sources: Sequence[str]) -> list[tuple[str, str | None]]:
-    """``(path, error)`` for every file to classify, in order: local PATHs expanded exactly as
-    ``fashion-classify`` expands them (files, directories searched recursively, globs), URIs
-    by :func:`list_uri`; ``error`` is set for a source that yields no file."""
-    listed: list[tuple[str, str | None]] = []
+def list_sources(sources: Sequence[str]) -> list[tuple[str, str | None, str | None]]:
+    """``(path, error, skipped)`` for every file to classify, in order: local PATHs expanded
+    exactly as ``fashion-classify`` expands them (files, directories searched recursively,
+    globs), URIs by :func:`list_uri`; ``error`` is set for a source that yields no file,
+    ``skipped`` for a pipe, socket or device found in a directory."""
+    listed: list[tuple[str, str | None, str | None]] = []
     for source in sources:
         if record_parts.is_uri(source):
-            listed += list_uri(source)
+            listed += [(path, error, None) for path, error in list_uri(source)]
         else:
-            listed += [(str(item.path), item.error) for item in expand_inputs([source])]
+            listed += [(str(item.path), item.error, item.skipped)
+                       for item in expand_inputs([source])]
     return listed
 
 
 class ClassifyFiles:
     """The ``map_batches`` callable: one :class:`Classifier` per actor, made once from
-    picklable options. A batch of ``path`` and ``error`` rows (``error``: why the listing
-    yielded no file, else empty) is classified and written to ``location`` as one part file of
-    ``fmt`` (:mod:`~edge_runtime.apps.record_parts`) named by run and batch; the batch becomes
-    one row: ``part``, ``records``, ``errors`` (error records among them)."""
+    picklable options. A batch of ``path``, ``error`` and ``skipped`` rows (why the listing
+    yielded no file, or found one not to read; else empty) is classified and its records
+    (those of files that are not images too with ``all_files``) written to ``location`` as one
+    part file of ``fmt`` (:mod:`~edge_runtime.apps.record_parts`) named by run and batch; the
+    batch becomes one row: ``part``, ``records`` (written), ``classified``, ``errors`` (error
+    records) and ``skipped`` (files that are not images, by suffix, as a JSON object).
+    ``verbose``: let the decoders' messages through (:mod:`edge_runtime.native_messages`)."""
 
     def __init__(self, options: ClassifierOptions, location: str, fmt: str, run_id: str,
-                 cwd: str | None = None) -> None:
+                 cwd: str | None = None, all_files: bool = False, verbose: bool = False) -> None:
         if fmt not in record_parts.FORMATS:
             raise ValueError(f"format {fmt!r}, expected one of {record_parts.FORMATS}")
+        native_messages.set_verbose(verbose)
+        self.all_files = all_files
         # Relative paths are the driver's: read them from its directory where it exists here.
         if cwd and os.path.isdir(cwd):
             os.chdir(cwd)
@@ -109,34 +120,45 @@ class ClassifyFiles:
 
     def __call__(self, batch) -> dict:
         paths = batch.column("path").to_pylist()
-        records = list(self._records(paths, batch.column("error").to_pylist()))
+        records = list(self._records(paths, batch.column("error").to_pylist(),
+                                     batch.column("skipped").to_pylist()))
+        tally = Tally()
+        for record in records:
+            tally.add(record)
+        if not self.all_files:
+            records = [r for r in records if "skipped" not in r]
         lines = [json.dumps(r, ensure_ascii=False) for r in records]
         # Named by its paths: a batch that Ray runs again (a lost actor) replaces its own part.
         key = hashlib.sha1("\n".join(paths).encode("utf-8")).hexdigest()[:16]
         name = record_parts.part_name(self.run_id, key, self.format)
         record_parts.write_part(self.filesystem, self.directory, name,
                                 record_parts.encode_part(lines, self.format))
-        return {"part": [name], "records": [len(records)],
-                "errors": [sum("error" in r for r in records)]}
+        return {"part": [name], "records": [len(records)], "classified": [tally.classified],
+                "errors": [tally.unreadable], "skipped": [json.dumps(tally.skipped)]}
 
-    def _records(self, paths: list[str], errors: list[str]) -> Iterator[dict]:
+    def _records(self, paths: list[str], errors: list[str], skips: list[str]) -> Iterator[dict]:
         # Object storage answers each read in tens of milliseconds: read URIs a few at a time,
         # concurrently, holding at most READ_AHEAD files' bytes.
         for start in range(0, len(paths), READ_AHEAD):
-            window = list(zip(paths[start:start + READ_AHEAD], errors[start:start + READ_AHEAD]))
-            uris = [path for path, error in window if not error and record_parts.is_uri(path)]
+            window = list(zip(paths[start:start + READ_AHEAD], errors[start:start + READ_AHEAD],
+                              skips[start:start + READ_AHEAD]))
+            uris = [path for path, error, skipped in window
+                    if not (error or skipped) and record_parts.is_uri(path)]
             if uris and self._readers is None:
                 self._readers = ThreadPoolExecutor(READ_THREADS)
             fetched = dict(zip(uris, self._readers.map(self._read_uri, uris))) if uris else {}
-            yield from (self.record(path, error, fetched.get(path)) for path, error in window)
+            yield from (self.record(path, error, skipped, fetched.get(path))
+                        for path, error, skipped in window)
 
-    def record(self, path: str, error: str | None = None,
+    def record(self, path: str, error: str | None = None, skipped: str | None = None,
                data: bytes | Exception | None = None) -> dict:
         """The record of one listed file, as :func:`~edge_runtime.apps.batch.classify_files`
         makes it; a URI's ``data`` (its bytes, or why they could not be read) is read here
         when not given."""
         if error:
             return {"path": path, "error": error}
+        if skipped:
+            return {"path": path, "skipped": skipped}
         if not record_parts.is_uri(path):
             return file_record(self.classifier, path, self.min_side)
         data = self._read_uri(path) if data is None else data
@@ -157,28 +179,39 @@ class ClassifyFiles:
                 self._sources[key] = pafs.FileSystem.from_uri(key + "/")
             filesystem, root = self._sources[key]
             with filesystem.open_input_stream(root.rstrip("/") + "/" + "".join(rest)) as stream:
-                return stream.read()
+                head = stream.read(HEAD_BYTES)  # of anything but an image, no more is read
+                return head + stream.read() if sniff(head) else head
         except (OSError, ValueError) as exc:
             return exc
 
 
 @dataclass(frozen=True)
 class CatalogRun:
-    """What one run did: files listed, already recorded (skipped), classified now, error records
-    among them, part files written, workers, and seconds from start to the last part."""
+    """What one run did: files listed, already recorded (skipped), done now (``tally``: how
+    many classified, unreadable and not images), part files written, workers, and seconds from
+    start to the last part."""
 
     listed: int
     skipped: int
-    classified: int
-    errors: int
-    parts: int
-    workers: int
-    seconds: float
+    tally: Tally = field(default_factory=Tally)
+    parts: int = 0
+    workers: int = 0
+    seconds: float = 0.0
+
+    @property
+    def done(self) -> int:
+        """Files of this run: classified, unreadable or not images."""
+        return self.tally.files
+
+    @property
+    def classified(self) -> int:
+        """Files classified by this run."""
+        return self.tally.classified
 
     @property
     def files_per_second(self) -> float:
-        """Files classified per second of the whole run."""
-        return self.classified / self.seconds if self.seconds > 0 else 0.0
+        """Files done per second of the whole run."""
+        return self.done / self.seconds if self.seconds > 0 else 0.0
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
@@ -200,11 +233,13 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
 
 def classify_catalog(sources: Sequence[str], location: str, options: ClassifierOptions, *,
                      workers: int | None = None, batch_size: int = 1000, fmt: str = "jsonl",
+                     all_files: bool = False, verbose: bool = False,
                      actor: type[ClassifyFiles] = ClassifyFiles) -> CatalogRun:
     """Classify every image file under ``sources`` on the running Ray cluster (see
     :func:`start_ray`) with ``workers`` actors (default: one per CPU of the cluster) and
     write the records that ``location`` does not hold yet as ``fmt`` part files there, one
-    per batch of ``batch_size`` files.
+    per batch of ``batch_size`` files; files that are not images are counted, and recorded
+    only with ``all_files``. ``verbose``: see :class:`ClassifyFiles`.
 
     ``actor`` is the callable class the actors run (a subclass may observe the batches: the
     benchmark times them). ValueError for a bad argument or an output directory of the other
@@ -220,22 +255,27 @@ def classify_catalog(sources: Sequence[str], location: str, options: ClassifierO
     started = time.perf_counter()
     done = record_parts.recorded_paths(*record_parts.open_directory(location), fmt)
     listed = list_sources(sources)
-    todo = [(path, error) for path, error in listed if path not in done]
+    todo = [(path, error, skipped) for path, error, skipped in listed if path not in done]
     summaries: list[dict] = []
     if todo:
         # One block per batch, so that every actor has blocks to take from the start, and no
         # more actors than batches.
         blocks = -(-len(todo) // batch_size)
         workers = min(blocks, workers or max(1, int(ray.cluster_resources().get("CPU", 1))))
-        rows = [{"path": path, "error": error or ""} for path, error in todo]  # always a string
+        rows = [{"path": path, "error": error or "", "skipped": skipped or ""}  # always strings
+                for path, error, skipped in todo]
         output = location if record_parts.is_uri(location) else os.path.abspath(location)
         dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             actor, batch_size=batch_size, batch_format="pyarrow",
             compute=ActorPoolStrategy(size=workers), num_cpus=1,
             fn_constructor_kwargs={"options": options, "location": output, "fmt": fmt,
-                                   "run_id": record_parts.new_run_id(), "cwd": os.getcwd()})
+                                   "run_id": record_parts.new_run_id(), "cwd": os.getcwd(),
+                                   "all_files": all_files, "verbose": verbose})
         summaries = list(dataset.iter_rows())
-    return CatalogRun(listed=len(listed), skipped=len(listed) - len(todo),
-                      classified=sum(s["records"] for s in summaries),
-                      errors=sum(s["errors"] for s in summaries), parts=len(summaries),
-                      workers=workers or 0, seconds=time.perf_counter() - started)
+    tally = Tally()
+    for summary in summaries:
+        tally.update(Tally(summary["classified"], summary["errors"],
+                           Counter(json.loads(summary["skipped"]))))
+    return CatalogRun(listed=len(listed), skipped=len(listed) - len(todo), tally=tally,
+                      parts=len(summaries), workers=workers or 0,
+                      seconds=time.perf_counter() - started)

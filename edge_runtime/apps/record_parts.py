@@ -29,15 +29,16 @@ def is_uri(path: str) -> bool:
 
 def record_schema():
     """``fashion-classify``'s record as Parquet columns (a ``pyarrow.Schema``): a file's record
-    has no ``error``, an error record only ``path`` and ``error``; the columns a record lacks
-    are null."""
+    has no ``error``, an error record only ``path`` and ``error``, a skipped file's (with
+    ``--all-files``) only ``path`` and ``skipped``; the columns a record lacks are null."""
     import pyarrow as pa
 
     candidate = pa.struct([("label", pa.string()), ("class_id", pa.int64()),
                            ("score", pa.float64())])
     return pa.schema([("path", pa.string()), ("label", pa.string()), ("class_id", pa.int64()),
                       ("score", pa.float64()), ("top_k", pa.list_(candidate)),
-                      ("reason", pa.string()), ("error", pa.string())])
+                      ("reason", pa.string()), ("error", pa.string()),
+                      ("warning", pa.string()), ("skipped", pa.string())])
 
 
 def open_directory(location: str):

@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_runtime import native_messages
 from edge_runtime.interpreter.legacy_xnnpack import legacy_interpreter
 from edge_runtime.interpreter.model_pages import release_model_pages
 
@@ -92,6 +93,8 @@ def create_interpreter(
     given back once the tensors are allocated (:mod:`edge_runtime.interpreter.model_pages`).
     tflite-runtime gets XNNPACK's int8 kernels, as ai-edge-litert has them by default
     (:mod:`edge_runtime.interpreter.legacy_xnnpack`), so both give an int8 model's labels alike.
+    The runtime's "INFO: Created TensorFlow Lite XNNPACK delegate" line is kept off stderr (its
+    other lines pass, and a refused model's are in the error; :mod:`edge_runtime.native_messages`).
     """
     name = resolve_backend(backend)
     cls = _interpreter_class(name)
@@ -99,16 +102,17 @@ def create_interpreter(
         "model_path": str(model)}
     make = functools.partial(legacy_interpreter, cls) if name == "tflite-runtime" else cls
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), native_messages.caught() as messages:
             # tensorflow.lite warns that it is deprecated in favour of ai-edge-litert; the
             # order of BACKENDS already says so, and the warning would repeat on every load.
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
             interpreter = make(**source, num_threads=num_threads)
-        interpreter.allocate_tensors()
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         what = "model bytes" if "model_content" in source else str(model)
         detail = " ".join(str(exc).split())
         raise ModelLoadError(f"{what}: {name} cannot load the model: {detail}") from None
+    native_messages.pass_on(messages, drop="INFO: ")
     if "model_path" in source:
         release_model_pages(source["model_path"])
     return LoadedInterpreter(interpreter, name)

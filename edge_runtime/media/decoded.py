@@ -14,15 +14,18 @@ _UINT8, _UINT16 = np.dtype(np.uint8), np.dtype(np.uint16)
 
 
 class ImageDecodeError(ValueError):
-    """A file that is not a usable image: empty, truncated, not an image, too large, zero-sized."""
+    """A file that is not a usable image: empty, truncated, not an image, too large, zero-sized,
+    or of a format no decoder here reads."""
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs a microsecond per image
 class DecodedImage:
-    """8-bit pixels, grayscale (H, W) or BGR (H, W, 3), and the alpha channel when there was one."""
+    """8-bit pixels, grayscale (H, W) or BGR (H, W, 3), the alpha channel when there was one, and
+    what the decoder warned about (a damaged file that still decoded), if anything."""
 
     pixels: np.ndarray
     alpha: np.ndarray | None = None
+    warning: str | None = None
 
 
 def as_image(image) -> DecodedImage:

@@ -21,7 +21,11 @@ MAX_PIXELS = 50_000_000
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 import cv2  # noqa: E402
 
+from edge_runtime import native_messages  # noqa: E402
+from edge_runtime.media import optional_decoders  # noqa: E402
 from edge_runtime.media.decoded import DecodedImage, ImageDecodeError  # noqa: E402
+from edge_runtime.media.decoders import decoder_for, missing_decoder  # noqa: E402
+from edge_runtime.media.formats import image_format, read_image_file  # noqa: E402
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -180,14 +184,14 @@ def _reduced_flag(data: bytes, size: tuple[int, int] | None, min_side: int | Non
 
 def decode_image(data: bytes, where: str = "image", min_side: int | None = None) -> DecodedImage:
     """Decode image bytes to 8-bit grayscale or BGR, with alpha split off, upright by its EXIF
-    orientation.
+    orientation; what the decoder had to say about a damaged file that still decoded is its
+    ``warning``.
 
     ``min_side``: the caller needs no more than this many pixels on the short side, so large
     JPEGs may be decoded at a reduced scale. Raises ImageDecodeError with a one-line reason
-    naming ``where``.
+    naming ``where``: NotAnImageError (a subclass) for content of no image format at all.
     """
-    if not data:
-        raise ImageDecodeError(f"{where}: empty file")
+    kind = image_format(data, where)
     size = header_size(data)
     if size is not None:
         width, height = size
@@ -198,37 +202,50 @@ def decode_image(data: bytes, where: str = "image", min_side: int | None = None)
                 f"{where}: header claims {width}x{height} = {width * height:,} pixels, "
                 f"above the {MAX_PIXELS:,}-pixel limit; refusing to decode"
             )
+    decoder = decoder_for(kind)
+    if decoder is None:
+        raise ImageDecodeError(f"{where}: {missing_decoder(kind)}")
+    if decoder == "pillow":
+        return _decoded(*optional_decoders.decode_with_pillow(data, where, kind, MAX_PIXELS))
     cut = truncation(data)
     if cut:
         raise ImageDecodeError(f"{where}: not a decodable image: {cut}")
     flag = _reduced_flag(data, size, min_side)
-    try:
-        pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
-    except cv2.error as exc:
-        raise ImageDecodeError(f"{where}: cannot decode ({' '.join(str(exc).split())[:120]})") from None
+    with native_messages.caught() as messages:
+        try:
+            pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+        except cv2.error as exc:  # some decoders raise instead of returning nothing
+            pixels = None
+            messages.append(str(exc))
+    said = native_messages.one_line(messages)
     if pixels is None or pixels.size == 0:
-        raise ImageDecodeError(f"{where}: not a decodable image (corrupt, truncated or not an image)")
+        raise ImageDecodeError(f"{where}: not a decodable image ({kind.name}: "
+                               f"{said or 'corrupt or truncated'})")
     if pixels.dtype != np.uint8:
         pixels = _to_uint8(pixels)
     alpha = None
     if pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels, alpha = pixels[:, :, :3], pixels[:, :, 3]
-    elif pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[:, :, 0]
-    if pixels.ndim == 3 and _is_gray(pixels):
-        pixels = pixels[:, :, 0]
     orientation = exif_orientation(data)
     if orientation in _UPRIGHT:
         pixels = apply_orientation(pixels, orientation)
         alpha = None if alpha is None else apply_orientation(alpha, orientation)
-    return DecodedImage(np.ascontiguousarray(pixels), alpha)
+    return _decoded(pixels, alpha, said or None)
+
+
+def _decoded(pixels: np.ndarray, alpha: np.ndarray | None,
+             warning: str | None = None) -> DecodedImage:
+    """The record of decoded pixels: one channel where there was one, or three equal ones."""
+    if pixels.ndim == 3 and (pixels.shape[2] == 1 or _is_gray(pixels)):
+        pixels = pixels[:, :, 0]
+    return DecodedImage(np.ascontiguousarray(pixels), alpha, warning)
 
 
 def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.uint16:
         return (pixels >> 8).astype(np.uint8)
-    if np.issubdtype(pixels.dtype, np.floating):
-        return np.clip(pixels * 255.0, 0, 255).astype(np.uint8)
+    if np.issubdtype(pixels.dtype, np.floating):  # 0..1; a damaged file may hold inf or NaN
+        return (np.clip(np.nan_to_num(pixels, posinf=1.0, neginf=0.0), 0, 1) * 255).astype(np.uint8)
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
@@ -238,14 +255,10 @@ def _is_gray(bgr: np.ndarray) -> bool:
 
 
 def read_image(path: str | Path, min_side: int | None = None) -> DecodedImage:
-    """Read and decode an image file; every failure is an ImageDecodeError naming the file."""
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise ImageDecodeError(f"{path}: is a directory, expected an image file") from None
-    except OSError as exc:
-        raise ImageDecodeError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return decode_image(data, str(path), min_side)
+    """Read and decode an image file (only the first bytes of anything else: see
+    :func:`~edge_runtime.media.formats.read_image_file`); every failure is an ImageDecodeError
+    naming the file."""
+    return decode_image(read_image_file(path), str(path), min_side)
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

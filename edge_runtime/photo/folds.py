@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_runtime.media.inputs import IMAGE_SUFFIXES
+from edge_runtime.media.formats import IMAGE_SUFFIXES
 
 FOLDS = 3
 GROUP_SEPARATOR = "__"  # a file name's product prefix ends here

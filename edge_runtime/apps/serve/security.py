@@ -11,16 +11,12 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 
+from edge_runtime.media.decoded import ImageDecodeError
+from edge_runtime.media.formats import NotAnImageError, image_format
 from edge_runtime.media.imaging import header_size
 
 TOKEN_COOKIE = "fashion_serve_token"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
-
-# Formats fashion-classify decodes, by their first bytes.
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
-)
 
 
 class UploadRefused(ValueError):
@@ -94,25 +90,23 @@ def host_is_loopback_name(host_header: str | None) -> bool:
 
 
 def sniff(data: bytes, name: str) -> str:
-    """The image format of uploaded bytes, judged by their content; UploadRefused (400 empty,
-    415 not an image) otherwise."""
-    if not data:
-        raise UploadRefused(400, f"{name}: empty file")
-    for signature, kind in _SIGNATURES:
-        if data.startswith(signature):
-            return kind
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    if len(data) > 2 and data[0:1] == b"P" and data[1:2] in b"123456" and data[2:3].isspace():
-        return "PNM"
-    raise UploadRefused(415, f"{name}: not an image (its content is not PNG, JPEG, GIF, BMP, "
-                             "WebP, TIFF or PNM, whatever its name says)")
+    """The image format of uploaded bytes, judged by their content as ``fashion-classify``
+    judges a file's (:mod:`edge_runtime.media.formats`); UploadRefused (400 empty, 415 not an
+    image) otherwise."""
+    try:
+        return image_format(data, name).name
+    except NotAnImageError as exc:
+        if not data:
+            raise UploadRefused(400, f"{name}: empty file") from None
+        raise UploadRefused(415, f"{exc} (whatever its name says)") from None
+    except ImageDecodeError as exc:  # empty, under an image's name
+        raise UploadRefused(400, str(exc)) from None
 
 
 def check_pixels(data: bytes, name: str, max_pixels: int) -> None:
     """Refuse (413) an image whose header claims more than ``max_pixels`` pixels, before any
-    decoding. Formats whose header is not parsed here (TIFF, PNM, some WebP) are held to the
-    decoder's own limit (:data:`edge_runtime.media.imaging.MAX_PIXELS`)."""
+    decoding. Formats whose header is not parsed here (TIFF, PNM, AVIF, HEIF, some WebP) are
+    held to the decoder's own limit (:data:`edge_runtime.media.imaging.MAX_PIXELS`)."""
     size = header_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
         raise UploadRefused(413, f"{name}: header claims {size[0]}x{size[1]} = "
