@@ -10,7 +10,7 @@ class PhotoTrainConfig:
     """Everything that decides a photo-model training run (see ``fashion-train --help``)."""
 
     input_size: int = 224  # the square RGB input of the backbone
-    views: int = 8  # per real photo: as shot plus views - 1 re-shoots
+    views: int = 4  # per real photo: as shot plus views - 1 re-shoots
     renders_per_class: int = 1000  # Fashion-MNIST garments rendered per class (half studio)
     holdout_fold: int = 0  # the fold of every scored photo set kept out of training
     # Leave one source out: a photo source (a set's source, e.g. "hm") kept out of training
