@@ -358,6 +358,8 @@ def test_batches_are_real_and_agree_with_one_image_at_a_time(fashion):
     batched = runner.probabilities_batch(images)
     assert len(invokes) == 3  # 256 + 256 + 88
     np.testing.assert_array_equal(batched, single)
+    raw = runner.raw_scores_batch(images)
+    assert raw.dtype == np.uint8 and raw.tolist() == [runner.raw_scores(x) for x in images]
     with Classifier() as clf:
         assert [p.class_id for p in clf.classify_batch(images[:50])] == \
             [clf.classify(x).class_id for x in images[:50]]

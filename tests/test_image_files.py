@@ -176,9 +176,12 @@ def test_gray_16_bit_and_alpha_files_are_classified_in_every_mode(garment_jpeg, 
     assert len(list(saved.glob("*.png"))) >= 12
 
 
-def test_alpha_is_the_mask_whatever_the_size_of_the_png(fashion):
-    """A cut-out on a transparent background whose hidden colour is noise: only the alpha
-    channel tells the garment apart, at any size (large PNGs used to lose it)."""
+def test_alpha_is_kept_whatever_the_size_of_the_png(fashion):
+    """A cut-out on a transparent background whose hidden colour is noise, at any size (large
+    PNGs used to lose the alpha channel): the photo model sees the transparent parts white, as
+    a catalogue shows a cut-out, and a 28x28 model's segmentation takes alpha as the mask."""
+    from edge_runtime.interpreter.bundle import default_model_path
+
     rng = np.random.default_rng(4)
     silhouette = cv2.resize(fashion.test.images[1], (300, 300)) > 20
     for side in (400, 1600):
@@ -190,6 +193,11 @@ def test_alpha_is_the_mask_whatever_the_size_of_the_png(fashion):
             image = decode_image(encode(".png", rgba), min_side=clf.photo_decode_side)
             prepared = clf.prepare(image)
         assert image.alpha is not None, side
+        hidden = cv2.erode((cv2.resize(rgba[:, :, 3], (224, 224)) == 0).astype(np.uint8),
+                           np.ones((5, 5), np.uint8)).astype(bool)
+        assert hidden.mean() > 0.3 and prepared.pixels[hidden].min() >= 250, side
+        with Classifier(default_model_path("fashion_mlp_int8"), preprocess="photo") as clf:
+            prepared = clf.prepare(image)
         expected = cv2.resize(rgba[:, :, 3], prepared.mask.shape[::-1]) >= 128
         overlap = (prepared.mask & expected).sum() / (prepared.mask | expected).sum()
         assert overlap > 0.9, (side, overlap)

@@ -41,7 +41,7 @@ def _reads_right(clf: Classifier, frame: np.ndarray, expected: int) -> bool:
     """Whether the live path (centred ROI, photo preparation) reads this frame right."""
     x, y, w, h = centred_square(*frame.shape[:2])
     prepared = clf.prepare(frame[y : y + h, x : x + w], mode="photo")
-    return prepared.mask.any() and int(np.argmax(clf.probabilities(prepared))) == expected
+    return prepared.garment_found and int(np.argmax(clf.probabilities(prepared))) == expected
 
 
 def write_video(path: Path, frames, hold: int, fps: float = 15.0) -> None:

@@ -31,7 +31,7 @@ def save_prepared(directory: Path, index: int, source: Path, prepared: PreparedI
 def decode_side(classifier: Classifier) -> int | None:
     """The least short side image files are decoded at for ``classifier`` (None: full size)."""
     # Photos need only a small copy: let the decoder shrink large JPEGs while decoding.
-    return None if classifier.preprocess == "fmnist" else classifier.photo_decode_side
+    return None if classifier.options.preprocess == "fmnist" else classifier.photo_decode_side
 
 
 def file_record(classifier: Classifier, path: str | Path, min_side: int | None,

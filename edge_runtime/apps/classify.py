@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_options(parser, args)
+    options = classifier_options(parser, args)
     native_messages.set_verbose(args.verbose)
     live = has_source(args)
     if live == bool(args.paths):
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            classifier = Classifier.from_options(classifier_options(args))
+            classifier = Classifier.from_options(options)
     except MODEL_ERRORS as exc:
         print(f"fashion-classify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -18,8 +18,7 @@ import sys
 import warnings
 
 from edge_runtime import native_messages
-from edge_runtime.apps.options import (add_batch_options, add_model_options, check_model_options,
-                                      classifier_options)
+from edge_runtime.apps.options import add_batch_options, add_model_options, classifier_options
 from edge_runtime.interpreter.backend import BACKENDS
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_JOB_FAILED = 0, 1, 2, 3
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``fashion-classify-ray``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    check_model_options(parser, args)
+    options = classifier_options(parser, args)
     native_messages.set_verbose(args.verbose)
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         parser.error("--workers and --batch-size must be >= 1")
@@ -79,11 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     from edge_runtime.classifier import MODEL_ERRORS, Classifier
 
     try:
-        options = classifier_options(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             Classifier.from_options(options).close()  # a bad model: one line here, not per actor
-    except (ValueError, *MODEL_ERRORS) as exc:
+    except MODEL_ERRORS as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for warning in caught:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.apps.options import add_garment_model_option
 from edge_runtime.photo.folds import FOLDS, HOLDOUT_FOLD, MIN_PER_CLASS, LabelledPhoto, find_photos
+from edge_runtime.photo.preprocess import MODES
 
 
 def summarise(true: np.ndarray, predicted: np.ndarray, top3: np.ndarray, labels,
@@ -124,8 +124,7 @@ def score_photos(photos: list[LabelledPhoto], args: argparse.Namespace,
     seconds, names, seen = [], [], False
     for photo_model, rows in passes:
         with Classifier(args.model, backend=args.backend, preprocess=args.preprocess,
-                        photo_model=photo_model, garment_model=args.garment_model,
-                        threshold=args.threshold) as clf:
+                        photo_model=photo_model, threshold=args.threshold) as clf:
             result = evaluate(clf, [photos[i] for i in rows], args.save_inputs, rows)
             used = clf.bundle if args.preprocess == "fmnist" else clf.photo_bundle
             names.append(used.name)
@@ -219,7 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--photo-model", type=Path,
                         help="model for photo-path inputs (default: --model, or the shipped "
                         "photo model when --model is not given)")
-    add_garment_model_option(parser)
     parser.add_argument("--fold-models", type=Path, nargs=FOLDS, metavar="MODEL",
                         help=f"cross-validation: {FOLDS} photo models, the k-th trained without "
                         "fold k (fashion-train --arch photo-lite0 --holdout-fold k); each fold is "
@@ -234,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--threshold", type=float, default=0.0, metavar="T",
                         help="as fashion-classify's: a top score below T gives no label (wrong)")
-    parser.add_argument("--preprocess", default="auto", choices=["auto", "fmnist", "photo"],
+    parser.add_argument("--preprocess", default="auto", choices=MODES,
                         help="as fashion-classify's (default %(default)s: photos take the photo path)")
     parser.add_argument("--min-per-class", type=int, default=MIN_PER_CLASS,
                         help="classes with fewer photos are reported but not scored "

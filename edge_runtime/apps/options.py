@@ -8,19 +8,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge_runtime.interpreter.backend import BACKENDS
+from edge_runtime.photo.preprocess import MODES
 
 
 def add_model_options(parser: argparse.ArgumentParser, preprocess_help: str,
                       backends: tuple[str, ...] = BACKENDS) -> None:
-    """``--model --photo-model --garment-model --backend --threads --top-k --threshold
-    --preprocess``; ``--backend`` offers ``backends``."""
+    """``--model --photo-model --backend --threads --top-k --threshold --preprocess``;
+    ``--backend`` offers ``backends``."""
     parser.add_argument("--model", type=Path,
                         help="a .tflite model; its NAME.json manifest is read when present "
                         "(default: the shipped int8 MLP)")
     parser.add_argument("--photo-model", type=Path,
                         help="model for inputs prepared by the photo path (default: --model, or "
                         "the shipped photo model when --model is not given)")
-    add_garment_model_option(parser)
     parser.add_argument("--backend", default="auto", choices=["auto", *backends],
                         help="interpreter (default: ai-edge-litert, then tflite-runtime, "
                         "then tensorflow)")
@@ -29,8 +29,7 @@ def add_model_options(parser: argparse.ArgumentParser, preprocess_help: str,
     parser.add_argument("--threshold", type=float, default=0.0, metavar="T",
                         help="give no label (label null, with a reason) when the top score is "
                         "below T")
-    parser.add_argument("--preprocess", default="auto", choices=["auto", "fmnist", "photo"],
-                        help=preprocess_help)
+    parser.add_argument("--preprocess", default="auto", choices=MODES, help=preprocess_help)
 
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
@@ -44,14 +43,6 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true",
                         help="let the decoders' and the interpreter's own messages through to "
                         "stderr (otherwise a file's go into its record as a warning or error)")
-
-
-def add_garment_model_option(parser: argparse.ArgumentParser) -> None:
-    """``--garment-model``: the 28x28 model blended into a photo model's decisions."""
-    parser.add_argument("--garment-model", type=Path,
-                        help="28x28 model that reads a photo's garment, rendered the "
-                        "Fashion-MNIST way, for its share of the photo model's decision "
-                        "(default: the shipped int8 CNN)")
 
 
 def add_source_options(parser: argparse.ArgumentParser, title: str, video_help: str,
@@ -84,16 +75,9 @@ def has_source(args: argparse.Namespace) -> bool:
     return args.camera is not None or args.picamera or args.video is not None
 
 
-def check_model_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """The checks of the model options that argparse cannot make; exits 2 on a bad one."""
-    if args.top_k < 1 or args.threads < 1 or not 0.0 <= args.threshold <= 1.0:
-        parser.error("--top-k and --threads must be >= 1, --threshold within 0..1")
-
-
 def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """The checks of the model, source and live options that argparse cannot make; parses
-    ``--roi`` into a tuple. Exits 2 on a bad one."""
-    check_model_options(parser, args)
+    """The checks of the source and live options that argparse cannot make; parses ``--roi``
+    into a tuple. Exits 2 on a bad one."""
     if args.smooth < 1:
         parser.error("--smooth must be >= 1")
     if args.fps is not None and args.fps <= 0:
@@ -107,12 +91,16 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             parser.error(str(exc))
 
 
-def classifier_options(args: argparse.Namespace):
-    """The :class:`~edge_runtime.classifier.ClassifierOptions` the model options ask for."""
+def classifier_options(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """The :class:`~edge_runtime.classifier.ClassifierOptions` the model options ask for; exits
+    2 with the options' own message when a value is out of range."""
     from edge_runtime.classifier import ClassifierOptions
 
-    return ClassifierOptions(args.model, args.photo_model, args.garment_model, args.backend,
-                             args.threads, args.top_k, args.threshold, args.preprocess)
+    try:
+        return ClassifierOptions(args.model, args.photo_model, args.backend, args.threads,
+                                 args.top_k, args.threshold, args.preprocess)
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def make_source(args: argparse.Namespace, wait: Callable[[float], object], prog: str,

@@ -19,7 +19,7 @@ from edge_runtime.interpreter.runner import BATCH_SIZE, LoadedModel, ModelRunner
 
 
 class ThreadRunner:
-    """A :class:`ModelRunner`'s interface whose calls run on the model thread. Its specs are
+    """A :class:`~edge_runtime.interpreter.runner.Runner` whose calls run on the model thread. Its specs are
     plain values copied at load; :meth:`close` leaves the interpreter to the model thread."""
 
     def __init__(self, runner: ModelRunner, pool: ThreadPoolExecutor) -> None:
@@ -35,6 +35,10 @@ class ThreadRunner:
     def raw_scores(self, pixels: np.ndarray) -> list:
         """:meth:`ModelRunner.raw_scores`, on the model thread."""
         return self._pool.submit(self._runner.raw_scores, pixels).result()
+
+    def raw_scores_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """:meth:`ModelRunner.raw_scores_batch`, on the model thread."""
+        return self._pool.submit(self._runner.raw_scores_batch, images, batch_size).result()
 
     def probabilities_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """:meth:`ModelRunner.probabilities_batch`, on the model thread."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -13,6 +14,27 @@ from edge_runtime.interpreter.model_pages import release_model_pages
 from edge_runtime.interpreter.tensors import from_output, image_layout, read_specs, to_input
 
 BATCH_SIZE = 256  # images per invoke in a batch: big enough to amortise the call, small in memory
+
+
+class Runner(Protocol):
+    """What a :class:`~edge_runtime.classifier.Classifier` invokes: a :class:`ModelRunner`, or
+    a stand-in that forwards to one (the server's
+    :class:`~edge_runtime.interpreter.model_thread.ThreadRunner`)."""
+
+    backend: str
+    layout: object
+    output_quantization: tuple[float, int] | None
+
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray: ...
+
+    def raw_scores(self, pixels: np.ndarray) -> list: ...
+
+    def raw_scores_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray: ...
+
+    def probabilities_batch(self, images: np.ndarray,
+                            batch_size: int = BATCH_SIZE) -> np.ndarray: ...
+
+    def close(self) -> None: ...
 
 
 class ModelRunner:
@@ -34,12 +56,6 @@ class ModelRunner:
         self._batch = 1  # the batch size the input tensor is allocated for
         self._batchable = True
         self._raw_pixels = self.input_spec.passes_pixels
-        # raw_scores's hot path takes raw pixels into a native interpreter behind the Python
-        # one (LiteRT, tflite-runtime and TensorFlow all have it), at batch 1 (_hot).
-        self._native_raw = self._raw_pixels and hasattr(self._interpreter, "_interpreter")
-        self._hot = self._native_raw
-        self._input_index, self._input_shape = self.input_spec.index, self.input_spec.shape
-        self._output_index = self.output_spec.index
         spec = self.output_spec
         # (scale, zero point) of a quantized output, for dequantizing only what is reported.
         self.output_quantization = (spec.scale, spec.zero_point) if spec.quantized else None
@@ -56,7 +72,6 @@ class ModelRunner:
         if self._model_path is not None:  # XNNPACK packed the weights again, from the file
             release_model_pages(self._model_path)
         self._batch = batch
-        self._hot = batch == 1 and self._native_raw
 
     def _raw_output(self, pixels: np.ndarray) -> np.ndarray:
         if self._interpreter is None:
@@ -77,28 +92,29 @@ class ModelRunner:
         """The model's output for one image as plain numbers, still quantized where the output
         is (see ``output_quantization``): the decision sorts them as they are and dequantizes
         only the candidates it reports."""
-        if not self._hot:
-            return self._raw_output(pixels).tolist()
-        # The int8 models' hot path (raw pixels in) calls the native wrapper that set_tensor,
-        # invoke and get_tensor wrap: their Python layer is 8% of an invoke, and its one check
-        # (no live tensor() view while invoking) holds here, as this runner never makes one.
-        # Looked up per call: a reference kept would count as such a view.
-        native = self._interpreter._interpreter
-        native.SetTensor(self._input_index, pixels[None])  # batch 1: half a reshape's cost
-        native.Invoke()
-        return native.GetTensor(self._output_index, 0).tolist()[0]
+        return self._raw_output(pixels).tolist()
+
+    def raw_scores_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """(N, classes) outputs for N prepared images, still quantized where the output is
+        (as :meth:`raw_scores`), ``batch_size`` per invoke."""
+        return self._batches(images, batch_size, raw=True)
 
     def probabilities_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """(N, classes) probabilities for N prepared images (for a model with another output,
         such as a feature extractor, its N outputs), ``batch_size`` per invoke (one per invoke
         for a model whose input cannot be resized)."""
+        return self._batches(images, batch_size, raw=False)
+
+    def _batches(self, images: np.ndarray, batch_size: int, raw: bool) -> np.ndarray:
         if self._interpreter is None:
             raise RuntimeError("model runner is closed; create a new one")
         images = np.asarray(images)
-        out = np.empty((len(images), *self.output_spec.shape[1:]), np.float32)
+        spec = self.output_spec
+        out = np.empty((len(images), *spec.shape[1:]), spec.dtype if raw else np.float32)
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
-            out[start : start + len(chunk)] = self._invoke_batch(chunk)
+            scores = self._invoke_batch(chunk)
+            out[start : start + len(chunk)] = scores if raw else from_output(scores, spec)
         return out
 
     def _invoke_batch(self, chunk: np.ndarray) -> np.ndarray:
@@ -109,16 +125,16 @@ class ModelRunner:
                 self._batchable = False
                 self._resize(1)
         if not self._batchable:
-            return np.stack([from_output(self._raw_output(x), self.output_spec) for x in chunk])
+            return np.stack([self._raw_output(x) for x in chunk])
         shape = (len(chunk), *self.input_spec.shape[1:])
         self._interpreter.set_tensor(self.input_spec.index,
                                      to_input(chunk, self.input_spec).reshape(shape))
         self._interpreter.invoke()
-        return from_output(self._interpreter.get_tensor(self.output_spec.index), self.output_spec)
+        return self._interpreter.get_tensor(self.output_spec.index)
 
     def close(self) -> None:
         """Release the interpreter."""
-        self._interpreter, self._hot = None, False
+        self._interpreter = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,7 @@ class LoadedModel:
     """A bundle and the runner made from it, checked against each other."""
 
     bundle: ModelBundle
-    runner: ModelRunner
+    runner: Runner
 
 
 def load_model(path: str | Path | None = None, backend: str = "auto",

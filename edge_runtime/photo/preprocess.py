@@ -5,15 +5,15 @@ Two paths, picked by ``mode`` (``auto`` decides per image):
 * ``fmnist``: the image already is Fashion-MNIST-like (small, garment bright on a dark
   background). A 28x28 image passes through untouched, so test-set PNGs reach the model exactly
   as the test set does; other sizes are fitted into 28x28 on black.
-* ``photo``: a photo or camera frame. The garment is segmented from the background
-  (:mod:`edge_runtime.photo.segment`); an empty mask means no garment is in view. For an RGB
-  photo model the whole photo is then letterboxed into the model's input, RGB, and the garment
-  is also rendered as below, for the garment model's share of the decision
-  (:mod:`edge_runtime.photo.blend`). For a 28x28 model the garment is cropped and rendered the
-  way Fashion-MNIST renders garments
-  (arXiv:1708.07747, section 2): negated 8-bit grayscale, longest edge 28, centred on black,
-  with the garment's intensities moved to those of the training data (mean 156, spread 60 on
-  0-255), so a white shirt and a black coat reach the model alike.
+* ``photo``: a photo or camera frame. For an RGB photo model the whole photo is letterboxed
+  into the model's input (a cut-out's transparent parts white, as a catalogue shows it): the
+  model learned from whole photos of every kind, so nothing is cut away before it reads them. A
+  featureless picture (a wall, a covered lens) is no garment. With a static camera's empty
+  scene, what differs from it is the garment, and no difference means none in view. For a 28x28
+  model the garment is segmented from the background (:mod:`edge_runtime.photo.segment`),
+  cropped and rendered the way Fashion-MNIST renders garments (arXiv:1708.07747, section 2):
+  negated 8-bit grayscale, longest edge 28, centred on black, with the garment's intensities
+  moved to those of the training data, so a white shirt and a black coat reach the model alike.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from edge_runtime.interpreter.tensors import INPUT_HW, ImageLayout
 from edge_runtime.media import imaging
 from edge_runtime.media.decoded import DecodedImage, as_image
 from edge_runtime.photo.segment import Segmentation, segment_against_background, segment_garment
-from edge_runtime.photo.blend import is_studio_shot
 
 MODES = ("auto", "fmnist", "photo")
 FMNIST_LAYOUT = ImageLayout(*INPUT_HW, 1)
@@ -38,25 +37,22 @@ _DARK_BORDER = 60
 # Fashion-MNIST training garments (pixels > 12): mean 156, standard deviation about 60.
 GARMENT_MEAN, GARMENT_STD = 156.0, 60.0
 _MAX_GAIN = 4.0  # stretch a flat-coloured garment this much at most: beyond it is only noise
+# Mean step between neighbouring grey levels at 32x32: a plain wall or a covered lens is below
+# it, the plainest garment photo (one colour on a white backdrop) well above.
+FEATURELESS_STEP = 1.5
+_FEATURE_SIDE = 32
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs a microsecond per image
 class PreparedInput:
     """The uint8 model input (28x28 gray, or H x W x 3 RGB), the path that made it, the
-    garment mask where the photo path made one, and for a photo model's input the garment
-    rendered 28x28 for the garment model's share of the decision, and whether the photo
-    is a studio shot (which sets that share)."""
+    garment mask where the photo path segmented one, and whether a garment is in view (False:
+    the model is not asked)."""
 
     pixels: np.ndarray
     mode: str
     mask: np.ndarray | None = None
-    garment: np.ndarray | None = None
-    studio: bool = False
-
-    @property
-    def garment_found(self) -> bool:
-        """False when the photo path found no garment (its mask is empty)."""
-        return self.mask is None or bool(self.mask.any())
+    garment_found: bool = True
 
 
 def photo_decode_side(layout: ImageLayout | None) -> int:
@@ -137,21 +133,43 @@ def letterbox(pixels: np.ndarray, layout: ImageLayout) -> np.ndarray:
     return canvas
 
 
+def photo_pixels(image: DecodedImage) -> np.ndarray:
+    """The photo as the photo model reads it: a cut-out's transparent parts white, the backdrop
+    of a catalogue shot (the colour under them is arbitrary, often black)."""
+    if image.alpha is None:
+        return image.pixels
+    opacity = image.alpha.astype(np.float32) / 255.0
+    if image.pixels.ndim == 3:
+        opacity = opacity[..., None]
+    return (image.pixels * opacity + 255.0 * (1.0 - opacity) + 0.5).astype(np.uint8)
+
+
+def is_featureless(pixels: np.ndarray) -> bool:
+    """True for a picture with nothing in it (a wall, a covered lens, a blank page): the mean
+    step between neighbouring grey levels at 32x32 is below :data:`FEATURELESS_STEP`."""
+    gray = imaging.to_gray(imaging.shrink(pixels, _FEATURE_SIDE, _FEATURE_SIDE)).astype(np.int16)
+    step = (np.abs(np.diff(gray, axis=0)).mean() + np.abs(np.diff(gray, axis=1)).mean()) / 2
+    return float(step) < FEATURELESS_STEP
+
+
 def prepare_photo(image: DecodedImage, layout: ImageLayout = FMNIST_LAYOUT,
                   scene: np.ndarray | None = None) -> PreparedInput:
-    """The photo path: segment the garment (against ``scene``, a static camera's
-    :func:`~edge_runtime.photo.segment.empty_scene`, when given); then letterbox the whole photo
-    for an RGB model (and render the garment too), or render the garment as Fashion-MNIST does
-    for a 28x28 one."""
-    if scene is not None:
-        segmented = segment_against_background(image.pixels, scene)
-    else:
-        segmented = segment_garment(image.pixels, image.alpha)
-    garment = render_garment(_bright(segmented), segmented.mask)
+    """The photo path: for an RGB model the whole photo letterboxed (no garment when it is
+    featureless, or, given ``scene``, a static camera's
+    :func:`~edge_runtime.photo.segment.empty_scene`, when nothing differs from it); for a 28x28
+    model the garment segmented (against ``scene`` when given) and rendered as Fashion-MNIST
+    does."""
     if layout.is_fmnist:
-        return PreparedInput(garment, "photo", segmented.mask)
-    return PreparedInput(letterbox(image.pixels, layout), "photo", segmented.mask, garment,
-                         is_studio_shot(segmented))
+        segmented = (segment_garment(image.pixels, image.alpha) if scene is None
+                     else segment_against_background(image.pixels, scene))
+        return PreparedInput(render_garment(_bright(segmented), segmented.mask), "photo",
+                             segmented.mask, bool(segmented.mask.any()))
+    pixels = photo_pixels(image)
+    if scene is None:
+        return PreparedInput(letterbox(pixels, layout), "photo",
+                             garment_found=not is_featureless(pixels))
+    mask = segment_against_background(image.pixels, scene).mask
+    return PreparedInput(letterbox(pixels, layout), "photo", mask, bool(mask.any()))
 
 
 def _bright(segmented: Segmentation) -> np.ndarray:

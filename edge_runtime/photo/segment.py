@@ -20,7 +20,7 @@ from edge_runtime.media import imaging
 WORK_SIDE = 128
 _BORDER_FRACTION = 0.06
 _CLUSTERS = 4
-_MIN_CLUSTER_SHARE = 0.2  # of border pixels; measured on the dev photos: 32% -> 41% top-1
+_MIN_CLUSTER_SHARE = 0.2  # of border pixels: a smaller cluster is mostly the garment itself
 _MIN_DISTANCE = 10.0  # L*a*b* units: below this a pixel is background whatever Otsu says
 _KEEP_FRACTION = 0.25  # keep parts at least this fraction of the largest (a pair of shoes)
 _MIN_BACKGROUND_DIFF = 25.0  # grey levels: below this a change is sensor noise or lighting
@@ -51,13 +51,6 @@ def _border(values: np.ndarray, width: int) -> np.ndarray:
                            values[-width:].reshape(-1, values.shape[-1]),
                            values[:, :width].reshape(-1, values.shape[-1]),
                            values[:, -width:].reshape(-1, values.shape[-1])])
-
-
-def border_spread(bgr: np.ndarray) -> float:
-    """How much the border of a BGR image varies: the mean of its channels' standard
-    deviations, in grey levels. A plain backdrop gives a few; a floor, bed or room tens."""
-    width = max(2, round(min(bgr.shape[:2]) * _BORDER_FRACTION))
-    return float(_border(bgr.astype(np.float32), width).std(axis=0).mean())
 
 
 def background_distance(bgr: np.ndarray) -> np.ndarray:

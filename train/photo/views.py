@@ -19,7 +19,7 @@ import numpy as np
 
 from edge_runtime.interpreter.tensors import ImageLayout
 from edge_runtime.media import imaging
-from edge_runtime.photo.preprocess import letterbox, photo_decode_side
+from edge_runtime.photo.preprocess import letterbox, photo_decode_side, photo_pixels
 from train.photo.assemble import in_place
 from train.photo.photo_list import Photo
 
@@ -112,8 +112,8 @@ def picture_views(picture: LabelledPicture, views: int, layout: ImageLayout,
         original = shot
     else:
         # As the device decodes it for view 0; at twice that for re-shoots, whose crops enlarge.
-        original = imaging.read_image(picture.path, side).pixels
-        shot = imaging.read_image(picture.path, 2 * side).pixels if views > 1 else original
+        original = photo_pixels(imaging.read_image(picture.path, side))
+        shot = photo_pixels(imaging.read_image(picture.path, 2 * side)) if views > 1 else original
     out = [letterbox(original, layout)]
     out += [letterbox(reshoot(shot, rng), layout) for _ in range(views - 1)]
     return np.stack(out)

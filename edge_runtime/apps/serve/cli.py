@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_options(parser, args)
+    options = classifier_options(parser, args)
     if args.workers < 1 or args.max_files < 1 or args.max_pixels < 1:
         parser.error("--workers, --max-files and --max-pixels must be >= 1")
     if not 0 <= args.port <= 65535 or args.max_upload_mb <= 0:
@@ -92,7 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     from edge_runtime.classifier import MODEL_ERRORS
     from edge_runtime.interpreter.model_thread import ModelThread
 
-    options = classifier_options(args)
     models = ModelThread()
     try:
         with warnings.catch_warnings(record=True) as caught:

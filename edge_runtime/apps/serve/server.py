@@ -61,11 +61,9 @@ def describe_models(options: ClassifierOptions, models: ModelThread) -> dict:
         # The photo model's interpreter opens on the first photo: prepare a blank one now, so
         # a photo model that this runtime cannot load stops the start, not the first upload.
         classifier.prepare(np.zeros((64, 64, 3), np.uint8), mode="photo")
-        garment = classifier.garment_bundle
         return {"model": {"name": classifier.bundle.name, "sha256": classifier.bundle.sha256},
                 "photo_model": {"name": classifier.photo_bundle.name,
                                 "sha256": classifier.photo_bundle.sha256},
-                "garment_model": garment and {"name": garment.name, "sha256": garment.sha256},
                 "runtime": {"backend": classifier.backend,
                             "version": runtime_version(classifier.backend)}}
 
