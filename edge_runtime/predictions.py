@@ -40,8 +40,8 @@ class Prediction:
 
     def as_dict(self) -> dict:
         """JSON-ready form: label, class_id, score, top_k, and reason when there is no label;
-        scores rounded to 6 decimals (built by hand: dataclasses.asdict deep-copies and was a
-        quarter of the time per image in a directory run)."""
+        scores rounded to 6 decimals (built by hand: dataclasses.asdict deep-copies, which
+        costs more than the rest of a directory run's work per image)."""
         score = None if self.score is None else round(self.score, 6)
         record = {"label": self.label, "class_id": self.class_id, "score": score,
                   "top_k": [{"label": c.label, "class_id": c.class_id, "score": round(c.score, 6)}
@@ -110,8 +110,8 @@ class DecisionRule:
             self._keys = [[score * n + n - 1 - i for score in range(256)] for i in range(n)]
             self._candidates = [Candidate(labels[i], i, (score - zero_point) * scale)
                                 for score in range(256) for i in reversed(range(n))]
-            # The default top-3 is picked by three plain lookups: tuple(map(...)) over a
-            # slice costs 0.4 us more, a fifth of the decision.
+            # The default top-3 is picked by three plain lookups, cheaper than
+            # tuple(map(...)) over a slice.
             self._top3 = self.top_k == 3 and n >= 3
 
     def __call__(self, scores: np.ndarray | Sequence[float] | None) -> Prediction:
