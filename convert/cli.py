@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     from convert.evaluation import EvaluationDataError, fmnist_set, photo_set
     from convert.manifest import FMNIST_INPUT, PHOTO_INPUT, build_manifest, ship
     from convert.metadata import MetadataToolError
-    from convert.quantize import convert
+    from train.quantize import convert
     from convert.replacement import (HeldOutPhotos, Verdict, held_out_read_right,
                                      paired_with_shipped, photo_model_held_out, shipped_verdict)
     from edge_runtime.interpreter.bundle import GARMENT_MODEL_NAME, sha256_file

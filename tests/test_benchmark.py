@@ -122,7 +122,7 @@ def test_photo_model_figures_with_an_rgb_int8_classifier(tmp_path):
     import numpy as np
 
     from convert.benchmark import checks, photo_figures
-    from convert.quantize import convert
+    from train.quantize import convert
     from edge_runtime.interpreter.bundle import MANIFEST_SCHEMA_VERSION, PHOTO_MODEL_NAME, sha256_file
     from edge_runtime.labels import FASHION_MNIST_LABELS
 

@@ -110,7 +110,7 @@ def test_missing_model_is_one_line_error(tmp_path, capsys):
 @pytest.mark.tensorflow
 @pytest.mark.slow
 def test_calibration_is_stratified():
-    from convert.quantize import calibration_indices
+    from train.quantize import calibration_indices
 
     labels = np.repeat(np.arange(10), 100)
     picked = calibration_indices(labels, 503, seed=1)
@@ -137,7 +137,7 @@ def test_bootstrap_interval_is_paired_and_centred():
 def test_a_model_whose_input_is_not_an_image_is_refused_on_the_device(tmp_path, capsys):
     import keras
 
-    from convert.quantize import convert
+    from train.quantize import convert
     from edge_runtime.apps.classify import main
 
     wrong = keras.Sequential([keras.Input((32, 32, 2)), keras.layers.Flatten(),

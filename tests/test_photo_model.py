@@ -217,7 +217,7 @@ def rendered_test_inputs(fashion, layout):
     """Every fifth of the rendered test garments the shipped photo model's conversion recorded
     labels for, and their model inputs (one centred view each)."""
     from edge_runtime.interpreter.bundle import load_bundle
-    from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
+    from train.photo.views import TEST_RENDERS_PER_CLASS, renderings
     from train.photo.views import picture_views
 
     seed = load_bundle(SHIPPED_PHOTO).manifest["provenance"]["training"]["seed"] + 1

@@ -22,6 +22,7 @@ from edge_runtime.media import imaging
 from edge_runtime.photo.preprocess import letterbox, photo_decode_side
 from train.photo.assemble import in_place
 from train.photo.photo_list import Photo
+from train.photo.renderings import render_set
 
 _MAX_TILT = 15.0  # degrees
 _MIN_CROP = 0.75  # keep at least this share of each side: the garment stays mostly in view
@@ -35,6 +36,7 @@ class PhotoFolderError(ValueError):
 
 
 RENDER = "render"  # the origin and source of a rendered Fashion-MNIST garment
+TEST_RENDERS_PER_CLASS = 100  # rendered test garments a photo model is measured on
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,12 @@ def locate_photos(root: Path, photos: list[Photo]) -> list[LabelledPicture]:
                                f"missing or altered ({'; '.join(problems[:3])}); rebuild them "
                                f"with: fashion-photos --out {root}")
     return found
+
+
+def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
+    """``per_class`` garments of each class of a Fashion-MNIST split, rendered as photos."""
+    pictures, labels, _ = render_set(split.images, split.labels, per_class, seed)
+    return [LabelledPicture(int(y), RENDER, pixels=x) for x, y in zip(pictures, labels)]
 
 
 def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Keras model to TFLite bytes: float32, float16, dynamic-range and full-integer int8."""
+"""Keras model to TFLite bytes: float32, float16, dynamic-range and full-integer int8.
+
+In the training stage because both stages quantize: training runs the photo model's frozen
+backbone as int8 exactly as ``fashion-convert`` will ship it, and conversion imports from here,
+so imports run from ``convert`` to ``train`` only.
+"""
 
 from __future__ import annotations
 
