@@ -197,7 +197,7 @@ _COLD_CODE = (
     "    print(int(m.predict(cv2.imread(image, 0)[None], verbose=0).argmax()))\n"
     "else:\n"
     "    from edge_runtime.classifier import Classifier\n"
-    "    from edge_runtime.media.imaging import read_image\n"
+    "    from edge_runtime.media.image_io import read_image\n"
     "    print(Classifier(model, backend=backend).classify(read_image(image)).class_id)\n"
 )
 _CLI_CODE = "from edge_runtime.apps.classify import main\nsys.exit(main(sys.argv[1:]))\n"
@@ -307,13 +307,14 @@ def cli_figures(python: str, png_dir: Path, one_png: Path, out_file: Path) -> di
 
 def write_test_video(video: Path, photos: Path | None, n_frames: int = 300) -> Path:
     """A 640x480 video of garments (the labelled photos, else noise), 10 frames per still."""
-    from edge_runtime.media import imaging
+    from edge_runtime.media import image_io, imaging
+    from edge_runtime.media.video import open_writer
 
     sources = sorted(photos.rglob("*.jpg"))[:30] if photos else []
     rng = np.random.default_rng(0)
-    stills = [imaging.resize(imaging.read_image(p).pixels, 640, 480) for p in sources] or [
+    stills = [imaging.resize(image_io.read_image(p).pixels, 640, 480) for p in sources] or [
         rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(30)]
-    writer = imaging.open_writer(str(video), 640, 480, 15.0)
+    writer = open_writer(str(video), 640, 480, 15.0)
     for i in range(n_frames):
         writer.write(stills[(i // 10) % len(stills)])
     writer.release()
@@ -354,12 +355,12 @@ def live_figures(video: Path, photo_model: Path | None = None) -> dict:
 def phone_photos(out: Path, photos: Path | None) -> list[Path]:
     """JPEGs the size of a shared phone photo (533x400) and of a 12-megapixel original
     (4000x3000), from a labelled photo when there is one, else from noise."""
-    import cv2  # the encoder; the device only decodes (edge_runtime.media.imaging)
+    import cv2  # the encoder; the device only decodes (edge_runtime.media.image_io)
 
-    from edge_runtime.media import imaging
+    from edge_runtime.media import image_io, imaging
 
     source = next(iter(sorted(photos.rglob("*.jpg"))), None) if photos else None
-    picture = (imaging.read_image(source).pixels if source is not None else
+    picture = (image_io.read_image(source).pixels if source is not None else
                np.random.default_rng(0).integers(0, 256, (400, 533, 3), dtype=np.uint8))
     if picture.ndim == 2:
         picture = cv2.cvtColor(picture, cv2.COLOR_GRAY2BGR)
@@ -380,7 +381,7 @@ def photo_figures(python: str, photo_model: Path, out: Path, photos: Path | None
     photo decoding at the size the model needs, and ``fashion-classify`` on a 12-megapixel
     photo (start to result, peak RSS)."""
     from edge_runtime.classifier import Classifier
-    from edge_runtime.media import imaging
+    from edge_runtime.media import image_io
 
     scratch = out / "photo-scratch"
     scratch.mkdir(exist_ok=True)
@@ -388,11 +389,11 @@ def photo_figures(python: str, photo_model: Path, out: Path, photos: Path | None
         side = clf.photo_decode_side
     decode = {}
     for path in phone_photos(scratch, photos):
-        size = imaging.read_image(path).pixels.shape
+        size = image_io.read_image(path).pixels.shape
         timings = []
         for _ in range(REPEATS * 4):
             start = time.perf_counter()
-            imaging.read_image(path, side)
+            image_io.read_image(path, side)
             timings.append((time.perf_counter() - start) * 1000)
         decode[path.stem] = {"size": f"{max(size[:2])}x{min(size[:2])}",
                              "decode_ms": _spread(timings[1:])}
@@ -443,16 +444,16 @@ def mediapipe_figures(mediapipe_python: Path, photo_model: Path, photos: Path, o
     ratio, and how often their top-1 labels agree (MediaPipe stretches a photo to the input,
     Classifier letterboxes it)."""
     from edge_runtime.classifier import Classifier
-    from edge_runtime.media import imaging
+    from edge_runtime.media import image_io
 
     scratch = out / "photo-scratch" / "mediapipe"
     scratch.mkdir(parents=True, exist_ok=True)
     with Classifier(photo_model=photo_model, preprocess="photo") as clf:
         decoded = []
         for i, path in enumerate(sorted(photos.rglob("*.jpg"))[:count]):
-            image = imaging.read_image(path, clf.photo_decode_side)
+            image = image_io.read_image(path, clf.photo_decode_side)
             png = scratch / f"{i:03d}.png"
-            png.write_bytes(imaging.encode_png(image.pixels))
+            png.write_bytes(image_io.encode_png(image.pixels))
             decoded.append((png, image))
         ours, labels = [[] for _ in decoded], []
         for n in range(passes + 1):
@@ -713,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR")
     args = parser.parse_args(argv)
     from convert.compare import compare_predictions
-    from edge_runtime.media.imaging import encode_png
+    from edge_runtime.media.image_io import encode_png
     from train.data import load_fashion_mnist
 
     models = args.models or models_dir()

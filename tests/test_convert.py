@@ -277,7 +277,7 @@ def test_shipped_cnn_bundles_score_the_test_set_as_their_manifests_say(mode, fas
 @pytest.mark.slow
 def test_fashion_classify_takes_the_cnn(tmp_path, fashion, capsys):
     from edge_runtime.apps.classify import main
-    from edge_runtime.media.imaging import encode_png
+    from edge_runtime.media.image_io import encode_png
 
     image = tmp_path / "boot.png"
     image.write_bytes(encode_png(fashion.test.images[0]))  # an Ankle boot

@@ -126,7 +126,7 @@ def float_with_metadata(trained) -> bytes:
 @pytest.fixture(scope="module")
 def test_images(tmp_path_factory) -> list[tuple[Path, int]]:
     """PNG files at the model's input size, one per class and a few more, with their classes."""
-    from edge_runtime.media.imaging import encode_png
+    from edge_runtime.media.image_io import encode_png
 
     folder = tmp_path_factory.mktemp("squares")
     images, labels = squares(100, seed=2)
@@ -142,7 +142,8 @@ def test_images(tmp_path_factory) -> list[tuple[Path, int]]:
 
 def read_rgb(path: Path) -> np.ndarray:
     """The project's decoding, turned to the RGB the model takes."""
-    from edge_runtime.media.imaging import read_image, to_rgb
+    from edge_runtime.media.image_io import read_image
+    from edge_runtime.media.imaging import to_rgb
 
     return to_rgb(read_image(path).pixels)
 
@@ -284,7 +285,7 @@ def test_mediapipe_runs_the_shipped_photo_model_unchanged_and_agrees(fashion, tm
     import cv2
 
     from edge_runtime.classifier import Classifier
-    from edge_runtime.media.imaging import read_image
+    from edge_runtime.media.image_io import read_image
     from edge_runtime.photo.preprocess import letterbox
     from train.photo.renderings import product_shot
 

@@ -144,7 +144,7 @@ def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp
     from convert.metadata import read_metadata
     from edge_runtime import Classifier
     from edge_runtime.apps.evaluate import main as evaluate
-    from edge_runtime.media.imaging import read_image
+    from edge_runtime.media.image_io import read_image
     from train.cli import main as train
 
     listing, photos = write_photo_set(tmp_path / "photos", fashion)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.interpreter.tensors import ImageLayout
-from edge_runtime.media import imaging
+from edge_runtime.media import image_io
 from edge_runtime.photo.preprocess import letterbox, photo_decode_side
 from train.photo.assemble import in_place
 from train.photo.photo_list import Photo
@@ -120,8 +120,8 @@ def picture_views(picture: LabelledPicture, views: int, layout: ImageLayout,
         original = shot
     else:
         # As the device decodes it for view 0; at twice that for re-shoots, whose crops enlarge.
-        original = imaging.read_image(picture.path, side).pixels
-        shot = imaging.read_image(picture.path, 2 * side).pixels if views > 1 else original
+        original = image_io.read_image(picture.path, side).pixels
+        shot = image_io.read_image(picture.path, 2 * side).pixels if views > 1 else original
     out = [letterbox(original, layout)]
     out += [letterbox(reshoot(shot, rng), layout) for _ in range(views - 1)]
     return np.stack(out)
