@@ -98,6 +98,17 @@ def test_impossible_tolerance_exits_3_and_leaves_shipped_model_intact(
     assert after == before  # byte for byte, and no temporary file left behind
 
 
+def test_conversion_options_are_checked_and_a_missing_model_is_an_error_of_the_api(tmp_path):
+    from convert.pipeline import ConversionError, ConvertOptions, convert_model
+
+    with pytest.raises(ValueError, match="calibration size must be >= 10"):
+        ConvertOptions(calibration_size=5)
+    with pytest.raises(ValueError, match="quantization must be some of"):
+        ConvertOptions(quantization=("int4",))
+    with pytest.raises(ConversionError, match="nope.keras: model file not found"):
+        convert_model(tmp_path / "nope.keras")
+
+
 @pytest.mark.tensorflow
 @pytest.mark.slow
 def test_missing_model_is_one_line_error(tmp_path, capsys):
