@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.quantize import calibration_indices
+from train.quantize import calibration_indices
 
 
 class EvaluationDataError(ValueError):
@@ -50,9 +50,8 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
     run reported), and calibration pictures from its training data."""
     from edge_runtime.interpreter.tensors import ImageLayout
     from train.photo.photo_list import PHOTO_LIST, holds_out, holdout_text, read_photo_list
-    from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
-    from train.photo.views import (PhotoFolderError, calibration_images, locate_photos,
-                                   picture_views)
+    from train.photo.views import (TEST_RENDERS_PER_CLASS, PhotoFolderError,
+                                   calibration_images, locate_photos, picture_views, renderings)
 
     config, origin = run.get("config") or {}, run.get("data") or {}
     root = photos_root or (Path(origin["photos"]) if origin.get("photos") else None)

@@ -39,7 +39,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from edge_runtime.media import imaging  # noqa: E402 (after the path insert)
+from edge_runtime.media import image_io, imaging, video  # noqa: E402 (after the path insert)
 
 TOKEN = "bench-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -48,9 +48,9 @@ TARGETS = {"fps": 25.0, "label_delay_s": 0.5, "peak_rss_mib": 120.0}
 
 def make_video(photos: list[Path], path: Path, seconds_each: float = 1.0, fps: float = 30) -> None:
     """A 640x480 MJPG video: each photo letterboxed on grey, held ``seconds_each``."""
-    writer = imaging.open_writer(str(path), 640, 480, fps)
+    writer = video.open_writer(str(path), 640, 480, fps)
     for photo in photos:
-        pixels = imaging.read_image(photo).pixels
+        pixels = image_io.read_image(photo).pixels
         pixels = pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2)
         scale = min(640 / pixels.shape[1], 480 / pixels.shape[0])
         small = imaging.resize(pixels, int(pixels.shape[1] * scale), int(pixels.shape[0] * scale))

@@ -56,7 +56,7 @@ def test_benchmark_plots_leave_no_half_png(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
-    from convert.benchmark import plot
+    from benchmark.report import plot
 
     def savefig_interrupted(self, path, **kwargs):
         Path(path).write_bytes(b"\x89PNG\r\n\x1a\n half a plot")
@@ -76,7 +76,7 @@ def test_the_device_runtime_imports_no_desktop_stage():
             "    if not m.name.endswith('__main__'):\n"
             "        importlib.import_module(m.name)\n"
             "print(sorted({n.split('.')[0] for n in sys.modules} & {'train', 'convert', "
-            "'tensorflow', 'keras'}))\n")
+            "'benchmark', 'tensorflow', 'keras'}))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=120)
     assert done.returncode == 0, done.stderr

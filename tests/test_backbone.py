@@ -285,7 +285,7 @@ def test_trunk_gives_pooled_features_at_any_size_and_splits_at_block_boundaries(
 def test_full_integer_conversion_uses_only_builtin_int8_ops():
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from convert.quantize import convert
+    from train.quantize import convert
     from train.photo.efficientnet_lite import build_efficientnet_lite0
 
     model = build_efficientnet_lite0((96, 96, 3), include_top=True)

@@ -98,6 +98,17 @@ def test_impossible_tolerance_exits_3_and_leaves_shipped_model_intact(
     assert after == before  # byte for byte, and no temporary file left behind
 
 
+def test_conversion_options_are_checked_and_a_missing_model_is_an_error_of_the_api(tmp_path):
+    from convert.pipeline import ConversionError, ConvertOptions, convert_model
+
+    with pytest.raises(ValueError, match="calibration size must be >= 10"):
+        ConvertOptions(calibration_size=5)
+    with pytest.raises(ValueError, match="quantization must be some of"):
+        ConvertOptions(quantization=("int4",))
+    with pytest.raises(ConversionError, match="nope.keras: model file not found"):
+        convert_model(tmp_path / "nope.keras")
+
+
 @pytest.mark.tensorflow
 @pytest.mark.slow
 def test_missing_model_is_one_line_error(tmp_path, capsys):
@@ -110,7 +121,7 @@ def test_missing_model_is_one_line_error(tmp_path, capsys):
 @pytest.mark.tensorflow
 @pytest.mark.slow
 def test_calibration_is_stratified():
-    from convert.quantize import calibration_indices
+    from train.quantize import calibration_indices
 
     labels = np.repeat(np.arange(10), 100)
     picked = calibration_indices(labels, 503, seed=1)
@@ -137,7 +148,7 @@ def test_bootstrap_interval_is_paired_and_centred():
 def test_a_model_whose_input_is_not_an_image_is_refused_on_the_device(tmp_path, capsys):
     import keras
 
-    from convert.quantize import convert
+    from train.quantize import convert
     from edge_runtime.apps.classify import main
 
     wrong = keras.Sequential([keras.Input((32, 32, 2)), keras.layers.Flatten(),
@@ -277,7 +288,7 @@ def test_shipped_cnn_bundles_score_the_test_set_as_their_manifests_say(mode, fas
 @pytest.mark.slow
 def test_fashion_classify_takes_the_cnn(tmp_path, fashion, capsys):
     from edge_runtime.apps.classify import main
-    from edge_runtime.media.imaging import encode_png
+    from edge_runtime.media.image_io import encode_png
 
     image = tmp_path / "boot.png"
     image.write_bytes(encode_png(fashion.test.images[0]))  # an Ankle boot

@@ -28,7 +28,7 @@ from edge_runtime import native_messages
 from edge_runtime.apps.classify import main
 from edge_runtime.apps.summary import Tally
 from edge_runtime.media import decoders, formats, optional_decoders
-from edge_runtime.media.imaging import decode_image
+from edge_runtime.media.image_io import decode_image
 from tests.test_image_files import exif_segment
 from tests.test_photos import synthetic_photo
 

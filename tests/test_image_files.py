@@ -13,7 +13,7 @@ import pytest
 
 from edge_runtime import Classifier
 from edge_runtime.apps.classify import main
-from edge_runtime.media.imaging import decode_image
+from edge_runtime.media.image_io import decode_image
 from tests.test_photos import synthetic_photo
 
 

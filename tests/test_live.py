@@ -17,7 +17,7 @@ import pytest
 
 from edge_runtime import Classifier
 from edge_runtime.apps.classify import main
-from edge_runtime.media.imaging import decode_image
+from edge_runtime.media.image_io import decode_image
 from edge_runtime.apps.live import LiveOptions, Smoother, centred_square, parse_roi, run_live
 from edge_runtime.media.sources import (FrameSourceError, PiCameraSource, ResilientSource,
                                   RetryPolicy)

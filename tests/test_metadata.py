@@ -100,7 +100,7 @@ def trained():
 @pytest.fixture(scope="module")
 def classifier_model(trained) -> bytes:
     """Full-integer int8 as the project converts: uint8 [1, 32, 32, 3] in, uint8 [1, 10] out."""
-    from convert.quantize import convert
+    from train.quantize import convert
 
     model, calibration = trained
     return convert(model, "int8", calibration)
@@ -116,7 +116,7 @@ def with_metadata(classifier_model) -> bytes:
 def float_with_metadata(trained) -> bytes:
     """The float32 conversion with metadata: a float input needs NormalizationOptions in
     MediaPipe; mean 0, std 1 hands the model raw 0-255 values, as Rescaling inside expects."""
-    from convert.quantize import convert
+    from train.quantize import convert
 
     info = replace(INFO, normalization=((0.0,), (1.0,)),
                    input_description="RGB image, float32 0-255, 32x32; normalisation is inside the model.")
@@ -126,7 +126,7 @@ def float_with_metadata(trained) -> bytes:
 @pytest.fixture(scope="module")
 def test_images(tmp_path_factory) -> list[tuple[Path, int]]:
     """PNG files at the model's input size, one per class and a few more, with their classes."""
-    from edge_runtime.media.imaging import encode_png
+    from edge_runtime.media.image_io import encode_png
 
     folder = tmp_path_factory.mktemp("squares")
     images, labels = squares(100, seed=2)
@@ -142,7 +142,8 @@ def test_images(tmp_path_factory) -> list[tuple[Path, int]]:
 
 def read_rgb(path: Path) -> np.ndarray:
     """The project's decoding, turned to the RGB the model takes."""
-    from edge_runtime.media.imaging import read_image, to_rgb
+    from edge_runtime.media.image_io import read_image
+    from edge_runtime.media.imaging import to_rgb
 
     return to_rgb(read_image(path).pixels)
 
@@ -258,7 +259,7 @@ def test_metadata_is_added_once_and_read_only_where_there(classifier_model, with
 def test_raw_pixel_input_must_have_scale_one(trained):
     """Calibrated on dark images the uint8 input gets scale ~0.5: MediaPipe would feed it raw
     pixels, twice what the model expects, so 'raw pixels, no normalisation' is refused."""
-    from convert.quantize import convert
+    from train.quantize import convert
 
     model, calibration = trained
     dark = convert(model, "int8", calibration // 2)
@@ -284,7 +285,7 @@ def test_mediapipe_runs_the_shipped_photo_model_unchanged_and_agrees(fashion, tm
     import cv2
 
     from edge_runtime.classifier import Classifier
-    from edge_runtime.media.imaging import read_image
+    from edge_runtime.media.image_io import read_image
     from edge_runtime.photo.preprocess import letterbox
     from train.photo.renderings import product_shot
 

@@ -365,7 +365,7 @@ def test_a_listed_crop_is_cut_from_the_checked_source_photo_and_kept_on_rerun(tm
     from it and written as a PNG that training accepts; a PNG of another size is refused."""
     import cv2
 
-    from edge_runtime.media.imaging import decode_image, encode_png, read_image
+    from edge_runtime.media.image_io import decode_image, encode_png, read_image
     from train.photo.views import PhotoFolderError, locate_photos
 
     rng = np.random.default_rng(3)

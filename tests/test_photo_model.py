@@ -144,7 +144,7 @@ def test_a_small_photo_model_trains_converts_through_the_gate_and_classifies(tmp
     from convert.metadata import read_metadata
     from edge_runtime import Classifier
     from edge_runtime.apps.evaluate import main as evaluate
-    from edge_runtime.media.imaging import read_image
+    from edge_runtime.media.image_io import read_image
     from train.cli import main as train
 
     listing, photos = write_photo_set(tmp_path / "photos", fashion)
@@ -217,7 +217,7 @@ def rendered_test_inputs(fashion, layout):
     """Every fifth of the rendered test garments the shipped photo model's conversion recorded
     labels for, and their model inputs (one centred view each)."""
     from edge_runtime.interpreter.bundle import load_bundle
-    from train.photo.training import TEST_RENDERS_PER_CLASS, renderings
+    from train.photo.views import TEST_RENDERS_PER_CLASS, renderings
     from train.photo.views import picture_views
 
     seed = load_bundle(SHIPPED_PHOTO).manifest["provenance"]["training"]["seed"] + 1

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_runtime import Classifier
-from edge_runtime.media.imaging import decode_image
+from edge_runtime.media.image_io import decode_image
 from edge_runtime.photo.preprocess import GARMENT_MEAN, render_garment
 from tests.conftest import REAL_PHOTOS
 

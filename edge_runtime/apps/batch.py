@@ -8,7 +8,7 @@ from itertools import count
 from pathlib import Path
 
 from edge_runtime.classifier import Classifier
-from edge_runtime.media import imaging
+from edge_runtime.media import image_io
 from edge_runtime.media.atomic_files import write_bytes_atomic
 from edge_runtime.media.formats import NotAnImageError
 from edge_runtime.media.inputs import InputItem
@@ -22,10 +22,10 @@ def save_prepared(directory: Path, index: int, source: Path, prepared: PreparedI
     atomically."""
     stem = f"{index:05d}_{source.stem}"
     pixels = prepared.pixels[:, :, ::-1] if prepared.pixels.ndim == 3 else prepared.pixels  # RGB
-    write_bytes_atomic(directory / f"{stem}.png", imaging.encode_png(pixels))
+    write_bytes_atomic(directory / f"{stem}.png", image_io.encode_png(pixels))
     if prepared.mask is not None:
         mask = prepared.mask.astype("uint8") * 255
-        write_bytes_atomic(directory / f"{stem}_mask.png", imaging.encode_png(mask))
+        write_bytes_atomic(directory / f"{stem}_mask.png", image_io.encode_png(mask))
 
 
 def decode_side(classifier: Classifier) -> int | None:
@@ -42,18 +42,18 @@ def file_record(classifier: Classifier, path: str | Path, min_side: int | None,
     ``{path, error}``, or ``{path, skipped: "not an image"}`` for content of no image format
     (:mod:`edge_runtime.media.formats`); never raises for a bad file. The file's bytes
     are ``data`` when given (read elsewhere, e.g. from object storage), else read from ``path``;
-    they are decoded with :func:`~edge_runtime.media.imaging.decode_image` at ``min_side``
+    they are decoded with :func:`~edge_runtime.media.image_io.decode_image` at ``min_side``
     (:func:`decode_side`). ``on_prepared`` sees the model input of a classified file."""
     try:
-        image = (imaging.read_image(path, min_side) if data is None
-                 else imaging.decode_image(data, str(path), min_side))
+        image = (image_io.read_image(path, min_side) if data is None
+                 else image_io.decode_image(data, str(path), min_side))
         prepared = classifier.prepare(image)
         prediction = classifier.predict(prepared)
         if on_prepared is not None:
             on_prepared(prepared)
     except NotAnImageError:
         return {"path": str(path), "skipped": NOT_AN_IMAGE}
-    except imaging.ImageDecodeError as exc:
+    except image_io.ImageDecodeError as exc:
         return {"path": str(path), "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
         detail = " ".join(str(exc).split())

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if live == bool(args.paths):
         parser.error("give PATHs to classify, or one of --camera, --picamera, --video")
     if args.show and live:
-        from edge_runtime.media.imaging import display_available
+        from edge_runtime.media.video import display_available
 
         reason = display_available()
         if reason:

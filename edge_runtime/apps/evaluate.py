@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 def _write_results(out: Path, results: dict[str, dict], report: str) -> None:
     """report.txt, results.json (one folder's payload, or ``{"sources": {name: payload}}``)
     and the confusion matrix of each folder's photos, each written atomically."""
-    from edge_runtime.media import imaging
+    from edge_runtime.apps.confusion_matrix import render_confusion_matrix
     from edge_runtime.media.atomic_files import write_bytes_atomic, write_text_atomic
 
     write_text_atomic(out / "report.txt", report)
@@ -301,7 +301,7 @@ def _write_results(out: Path, results: dict[str, dict], report: str) -> None:
     payload = next(iter(results.values())) if single else {"sources": results}
     write_text_atomic(out / "results.json", json.dumps(payload, indent=2) + "\n")
     for name, result in results.items():
-        png = imaging.render_confusion_matrix(
+        png = render_confusion_matrix(
             np.array(result["parts"]["all"]["confusion_matrix"]), result["labels"],
             f"{result['model']} on {name}")
         write_bytes_atomic(out / ("confusion_matrix.png" if single

@@ -93,7 +93,7 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
     Raises FrameSourceError when the source fails for good; every record emitted before that
     has already been written.
     """
-    from edge_runtime.media import imaging
+    from edge_runtime.media import imaging, video
 
     smoother = Smoother(options.smooth, len(classifier.photo_bundle.labels))
     scene: np.ndarray | None = None
@@ -151,19 +151,19 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
             if options.show or options.record or on_frame:
                 caption = (f"{prediction.label} {prediction.score:.2f}" if prediction.label
                            else prediction.reason) + f"  {fps:.0f} FPS"
-                annotated = imaging.annotate(frame, roi, caption)
+                annotated = video.annotate(frame, roi, caption)
                 if on_frame:
                     on_frame(annotated, record, prediction)
                 if options.record:
                     if recorder is None:
                         recorder_size = (width, height)
-                        recorder = imaging.open_writer(str(options.record), width, height, 15.0)
+                        recorder = video.open_writer(str(options.record), width, height, 15.0)
                         if recorder is None:
                             raise ValueError(f"{options.record}: cannot write video here")
                     if (width, height) != recorder_size:  # a video keeps its first frame size
                         annotated = imaging.resize(annotated, *recorder_size)
                     recorder.write(annotated)
-                if options.show and not imaging.show(f"{options.prog}: {source.name}",
+                if options.show and not video.show(f"{options.prog}: {source.name}",
                                                      annotated):
                     break
             classified += 1
@@ -173,5 +173,5 @@ def run_live(source: FrameSource, classifier: Classifier, write: Callable[[dict]
         if recorder is not None:
             recorder.release()
         if options.show:
-            imaging.close_windows()
+            video.close_windows()
     return classified

@@ -25,7 +25,7 @@ def missing_decoder(kind: ImageFormat) -> str:
     """Why nothing here decodes ``kind``, and what to install."""
     if kind is HEIF:
         return f"HEIC/HEIF photos need the heif extra: {HEIF_EXTRA}"
-    import cv2
+    from edge_runtime.media.opencv import cv2
 
     return (f"this OpenCV ({cv2.__version__}) has no {kind.name} decoder; {HEIF_EXTRA} adds "
             "one (Pillow)")
@@ -35,7 +35,7 @@ def missing_decoder(kind: ImageFormat) -> str:
 def _missing_opencv_codecs() -> frozenset[str]:
     """The image codecs that OpenCV's build information lists as NO, or leaves out (GIF and
     AVIF came in later releases: older builds never mention them)."""
-    import cv2
+    from edge_runtime.media.opencv import cv2
 
     media = cv2.getBuildInformation().partition("Media I/O:")[2].partition("Video I/O:")[0]
     listed = {key.strip(): value.strip() for key, _, value in

@@ -4,7 +4,7 @@ scan, files named on the command line, ``fashion-serve``'s uploads and
 image (decoded, or an error record where it cannot be), anything else is not an image (counted
 and skipped).
 
-No OpenCV here: which decoders this install has is :mod:`edge_runtime.media.imaging`'s and
+No OpenCV here: which decoders this install has is :mod:`edge_runtime.media.decoders`' and
 :mod:`edge_runtime.media.optional_decoders`' business.
 """
 

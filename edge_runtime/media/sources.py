@@ -67,13 +67,13 @@ class OpenCVSource:
 
     def open(self) -> None:
         """Open the device or file; FrameSourceError when it cannot be opened."""
-        from edge_runtime.media import imaging
+        from edge_runtime.media import video
 
-        self._capture = imaging.open_capture(self.target, *self.size, self.fps)
+        self._capture = video.open_capture(self.target, *self.size, self.fps)
         if self._capture is None:
             raise FrameSourceError(f"{self.name}: cannot open (no such device or file, or a "
                                    "format OpenCV cannot read)")
-        self._expected = 0 if self.live else imaging.frame_count(self._capture)
+        self._expected = 0 if self.live else video.frame_count(self._capture)
         self._read_count = 0
 
     def read(self) -> np.ndarray | None:

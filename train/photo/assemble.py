@@ -65,7 +65,7 @@ def in_place(photo: Photo, target: Path) -> bool:
     size (the source's sha256 was checked when it was cut)."""
     if photo.crop is None:
         return file_sha256(target) == photo.sha256
-    from edge_runtime.media.imaging import header_size
+    from edge_runtime.media.headers import header_size
 
     try:
         return target.is_file() and header_size(target.read_bytes()) == photo.crop[2:]
@@ -77,7 +77,7 @@ def cut(photo: Photo, data: bytes) -> bytes:
     """The photo's bytes as its set holds them: the file itself, or its crop as PNG."""
     if photo.crop is None:
         return data
-    from edge_runtime.media.imaging import ImageDecodeError, decode_image, encode_png
+    from edge_runtime.media.image_io import ImageDecodeError, decode_image, encode_png
 
     try:
         pixels = decode_image(data, photo.source_path).pixels

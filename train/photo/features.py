@@ -44,7 +44,7 @@ def frozen_tflite(backbone, cut: int, calibration: np.ndarray | None = None) -> 
     """A TFLite copy of the backbone up to block ``cut`` (exclusive), for fast feature
     extraction: float32, or with ``calibration`` images full-integer int8 exactly as
     ``fashion-convert`` quantizes the whole model."""
-    from convert.quantize import convert
+    from train.quantize import convert
     from train.photo.efficientnet_lite import split_at_block
 
     bottom, _ = split_at_block(backbone, cut)

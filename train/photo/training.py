@@ -19,10 +19,9 @@ from train.photo.features import backbone_model, cached, extract, feature_runner
 from train.photo.head import join, sample_weights, train_top
 from train.photo.photo_list import PhotoListError, photo_list_sha256, read_photo_list
 from train.photo.pretrained import SHA256 as WEIGHTS_SHA256
-from train.photo.renderings import render_set
-from train.photo.views import RENDER, LabelledPicture, calibration_images, locate_photos
+from train.photo.views import (RENDER, TEST_RENDERS_PER_CLASS, LabelledPicture,
+                               calibration_images, locate_photos, renderings)
 
-TEST_RENDERS_PER_CLASS = 100  # rendered test garments in the run's report
 INT8_CALIBRATION = 500  # training photos and renderings that calibrate the int8 frozen part
 VALIDATION_SHARE = 0.1
 
@@ -128,7 +127,7 @@ def int8_features(backbone, config: PhotoTrainConfig, pictures: list[LabelledPic
     """The features of every photo view and rendering through a full-integer copy of the
     frozen part, calibrated on training photos (never evaluation photos: one copy serves every
     fold) and renderings, stratified by class."""
-    from convert.quantize import calibration_indices
+    from train.quantize import calibration_indices
 
     candidates = [p for p in pictures if p.fold is None] + renders
     picked = calibration_indices(np.array([p.class_id for p in candidates]), INT8_CALIBRATION,
@@ -141,12 +140,6 @@ def int8_features(backbone, config: PhotoTrainConfig, pictures: list[LabelledPic
                                extract(runner, renders, 1, layout, config.seed)])
     finally:
         runner.close()
-
-
-def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
-    """``per_class`` garments of each class of a Fashion-MNIST split, rendered as photos."""
-    pictures, labels, _ = render_set(split.images, split.labels, per_class, seed)
-    return [LabelledPicture(int(y), RENDER, pixels=x) for x, y in zip(pictures, labels)]
 
 
 def fit_top(backbone, data: PhotoFeatures, config: PhotoTrainConfig):

@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 
 from edge_runtime.interpreter.tensors import ImageLayout
-from edge_runtime.media import imaging
+from edge_runtime.media import image_io
 from edge_runtime.photo.preprocess import letterbox, photo_decode_side, photo_pixels
 from train.photo.assemble import in_place
 from train.photo.photo_list import Photo
+from train.photo.renderings import render_set
 
 _MAX_TILT = 15.0  # degrees
 _MIN_CROP = 0.75  # keep at least this share of each side: the garment stays mostly in view
@@ -35,6 +36,7 @@ class PhotoFolderError(ValueError):
 
 
 RENDER = "render"  # the origin and source of a rendered Fashion-MNIST garment
+TEST_RENDERS_PER_CLASS = 100  # rendered test garments a photo model is measured on
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,12 @@ def locate_photos(root: Path, photos: list[Photo]) -> list[LabelledPicture]:
     return found
 
 
+def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
+    """``per_class`` garments of each class of a Fashion-MNIST split, rendered as photos."""
+    pictures, labels, _ = render_set(split.images, split.labels, per_class, seed)
+    return [LabelledPicture(int(y), RENDER, pixels=x) for x, y in zip(pictures, labels)]
+
+
 def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The photo as another shot might have taken it: mirrored or not, cropped, tilted (edges
     filled by reflection, not black corners), brighter or darker, another white balance."""
@@ -112,8 +120,8 @@ def picture_views(picture: LabelledPicture, views: int, layout: ImageLayout,
         original = shot
     else:
         # As the device decodes it for view 0; at twice that for re-shoots, whose crops enlarge.
-        original = photo_pixels(imaging.read_image(picture.path, side))
-        shot = photo_pixels(imaging.read_image(picture.path, 2 * side)) if views > 1 else original
+        original = photo_pixels(image_io.read_image(picture.path, side))
+        shot = photo_pixels(image_io.read_image(picture.path, 2 * side)) if views > 1 else original
     out = [letterbox(original, layout)]
     out += [letterbox(reshoot(shot, rng), layout) for _ in range(views - 1)]
     return np.stack(out)

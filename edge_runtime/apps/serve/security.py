@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from edge_runtime.media.decoded import ImageDecodeError
 from edge_runtime.media.formats import NotAnImageError, image_format
-from edge_runtime.media.imaging import header_size
+from edge_runtime.media.headers import header_size
 
 TOKEN_COOKIE = "fashion_serve_token"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
@@ -106,7 +106,7 @@ def sniff(data: bytes, name: str) -> str:
 def check_pixels(data: bytes, name: str, max_pixels: int) -> None:
     """Refuse (413) an image whose header claims more than ``max_pixels`` pixels, before any
     decoding. Formats whose header is not parsed here (TIFF, PNM, AVIF, HEIF, some WebP) are
-    held to the decoder's own limit (:data:`edge_runtime.media.imaging.MAX_PIXELS`)."""
+    held to the decoder's own limit (:data:`edge_runtime.media.opencv.MAX_PIXELS`)."""
     size = header_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
         raise UploadRefused(413, f"{name}: header claims {size[0]}x{size[1]} = "

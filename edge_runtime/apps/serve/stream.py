@@ -19,7 +19,7 @@ import numpy as np
 from edge_runtime.apps.live import LiveOptions, run_live
 from edge_runtime.classifier import Classifier, ClassifierOptions
 from edge_runtime.interpreter.runner import LoadedModel, load_model
-from edge_runtime.media import imaging
+from edge_runtime.media import image_io
 from edge_runtime.media.sources import FrameSource, FrameSourceError
 from edge_runtime.predictions import Prediction
 
@@ -55,7 +55,7 @@ class FrameHub:
     def publish(self, annotated: np.ndarray, record: dict, prediction: Prediction) -> None:
         """Hand over one classified frame (``run_live``'s ``on_frame``); thread-safe."""
         full = {**record, "top_k": prediction.as_dict()["top_k"]}
-        jpeg = imaging.encode_jpeg(annotated, JPEG_QUALITY) if self.viewers else None
+        jpeg = image_io.encode_jpeg(annotated, JPEG_QUALITY) if self.viewers else None
         self._call(self._commit, full, jpeg)
 
     def set_state(self, state: str, error: str | None = None) -> None:

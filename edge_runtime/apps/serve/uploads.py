@@ -14,7 +14,7 @@ from edge_runtime.apps.batch import decode_side, file_record
 from edge_runtime.apps.serve.security import UploadLimits, UploadRefused, check_pixels, sniff
 from edge_runtime.classifier import Classifier, ClassifierOptions
 from edge_runtime.interpreter.runner import LoadedModel, load_model
-from edge_runtime.media import imaging
+from edge_runtime.media import image_io
 from edge_runtime.photo.preprocess import PreparedInput
 
 OK = 200
@@ -24,7 +24,7 @@ UNDECODABLE = 422  # sniffed as an image, but it cannot be decoded or classified
 def input_png(prepared: PreparedInput) -> str:
     """The input the model saw (28x28 gray, or RGB) as a PNG data URL for the page."""
     pixels = prepared.pixels[:, :, ::-1] if prepared.pixels.ndim == 3 else prepared.pixels  # BGR
-    return "data:image/png;base64," + base64.b64encode(imaging.encode_png(pixels)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(image_io.encode_png(pixels)).decode("ascii")
 
 
 class UploadClassifier:

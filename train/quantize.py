@@ -1,9 +1,13 @@
-"""Keras model to TFLite bytes: float32, float16, dynamic-range and full-integer int8."""
+"""Keras model to TFLite bytes: float32, float16, dynamic-range and full-integer int8.
+
+In the training stage because both stages quantize: training runs the photo model's frozen
+backbone as int8 exactly as ``fashion-convert`` will ship it, and conversion imports from here,
+so imports run from ``convert`` to ``train`` only.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 MODES = ("float32", "float16", "dynamic", "int8")
 
@@ -29,6 +33,8 @@ def convert(model, mode: str, calibration: np.ndarray | None = None) -> bytes:
     """
     if mode not in MODES:
         raise ValueError(f"unknown quantization {mode!r}, expected one of {MODES}")
+    import tensorflow as tf  # here, so that the modes and the sampling import without it
+
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
