@@ -21,9 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         "on the real photos its run held out and on rendered test garments), and ship only those "
         "whose accuracy drop is within tolerance (exit status 3 otherwise). A bundle in --out is "
         "replaced only by a model that is clearly better on the same pictures (paired with it: "
-        "more read right, the 95% interval of the difference above zero) and, for the photo "
-        "model and the garment model fashion_cnn_int8, reads no fewer of the photos the photo "
-        "model held out through fashion-classify's decision.",
+        "more read right, the 95% interval of the difference above zero; for a photo model, on "
+        "the real photos its run held out).",
     )
     parser.add_argument("--model", type=Path, required=True, help="trained model.keras")
     parser.add_argument("--quantization", nargs="+", default=["float32", "int8"],
@@ -43,9 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--photos", type=Path, metavar="DIR",
                         help="photo model: where its run's photos are (default: the folder the "
-                        "run was trained with); garment model (fashion_cnn_int8): where the "
-                        "shipped photo model's held-out photos are, to measure it through "
-                        "fashion-classify's decision (without them a shipped one stays)")
+                        "run was trained with)")
     parser.add_argument("--crossval", type=Path, metavar="RESULTS_JSON",
                         help="photo model: fashion-evaluate --fold-models results to record in "
                         "the manifest as its cross-validated figures (per photo source)")

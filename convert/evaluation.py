@@ -9,7 +9,7 @@ so that the uint8 input keeps scale 1 and zero point 0 (raw pixels in, as MediaP
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,9 @@ from train.quantize import calibration_indices
 
 class EvaluationDataError(ValueError):
     """The pictures a photo model must be measured on cannot be found."""
+
+
+HELD_OUT_PHOTOS = "held-out photos"  # the part of a photo model's set that its run never saw
 
 
 @dataclass
@@ -31,7 +34,6 @@ class EvaluationSet:
     description: str
     calibration: np.ndarray
     calibration_note: dict
-    held_out_photos: list[Path] = field(default_factory=list)  # a photo model's, in input order
 
 
 def fmnist_set(data, calibration_size: int, seed: int) -> EvaluationSet:
@@ -81,10 +83,10 @@ def photo_set(run: dict, data, photos_root: Path | None, input_size: int,
     n_held = len(held)
     return EvaluationSet(
         prepared(held + tests), labels,
-        {"held-out photos": np.arange(len(labels)) < n_held,
+        {HELD_OUT_PHOTOS: np.arange(len(labels)) < n_held,
          "rendered test garments": np.arange(len(labels)) >= n_held},
         f"held-out real photos ({holdout_text(fold, source)}, {n_held}) and Fashion-MNIST test garments "
         f"rendered as photos ({len(tests)})", calibration,
         {"images": len(calibration), "source": f"training photos ({len(picked)}, stratified by "
          f"class), renderings ({len(renders)}), one black and one white image",
-         "seed": seed}, [p.path for p in held])
+         "seed": seed})

@@ -42,8 +42,7 @@ class ConvertOptions:
         calibration_size: int8 representative images, stratified by class (at least 10).
         seed: calibration sampling seed.
         data_dir: where the Fashion-MNIST IDX files are (default: searched for).
-        photos: a photo model's photos, or the shipped photo model's held-out photos for the
-            garment model (``fashion_cnn_int8``).
+        photos: a photo model's photos (default: the folder its run was trained with).
         crossval: ``fashion-evaluate --fold-models`` results to record (photo model).
         loso: ``fashion-evaluate --source-model`` results to record (photo model).
         replace: ship even where the bundle in ``out`` should stay.
@@ -189,12 +188,11 @@ def convert_model(model_path: Path, options: ConvertOptions = ConvertOptions(),
     import tensorflow as tf
 
     from convert.compare import compare_predictions, gate_failures
-    from convert.evaluation import EvaluationDataError, fmnist_set, photo_set
+    from convert.evaluation import HELD_OUT_PHOTOS, EvaluationDataError, fmnist_set, photo_set
     from convert.manifest import FMNIST_INPUT, PHOTO_INPUT, build_manifest, ship
     from convert.metadata import MetadataToolError
-    from convert.replacement import (HeldOutPhotos, Verdict, held_out_read_right,
-                                     paired_with_shipped, photo_model_held_out, shipped_verdict)
-    from edge_runtime.interpreter.bundle import GARMENT_MODEL_NAME, sha256_file
+    from convert.replacement import Verdict, paired_with_shipped, shipped_verdict
+    from edge_runtime.interpreter.bundle import sha256_file
     from edge_runtime.interpreter.runner import ModelRunner
     from train.quantize import convert
 
@@ -210,14 +208,6 @@ def convert_model(model_path: Path, options: ConvertOptions = ConvertOptions(),
         evaluation = (photo_set(run, data, options.photos, shape[0], options.calibration_size,
                                 options.seed) if photo
                       else fmnist_set(data, options.calibration_size, options.seed))
-        # The photos on which a photo or garment model must also read no fewer right than the
-        # shipped one through fashion-classify's decision.
-        held_out = None
-        if photo:
-            held_out = HeldOutPhotos(evaluation.held_out_photos,
-                                     evaluation.labels[evaluation.parts["held-out photos"]])
-        elif options.photos and GARMENT_MODEL_NAME in names:
-            held_out = photo_model_held_out(options.out, options.photos)
     except EvaluationDataError as exc:
         raise ConversionError(str(exc)) from None
     reference = model.predict(evaluation.inputs, batch_size=256, verbose=0).argmax(axis=1)
@@ -237,6 +227,9 @@ def convert_model(model_path: Path, options: ConvertOptions = ConvertOptions(),
     tolerances = {"overall_pp": options.tolerance_pp,
                   "per_class_pp": options.per_class_tolerance_pp}
     crossval, loso = _recorded_figures(options)
+    # The pictures a new model is paired with the shipped one on (convert.replacement).
+    pairing = evaluation.parts[HELD_OUT_PHOTOS] if photo else slice(None)
+    pictures = f"the held-out real photos ({int(pairing.sum())})" if photo else evaluation.description
     results = []
 
     def done(result: ModeResult) -> None:
@@ -286,15 +279,10 @@ def convert_model(model_path: Path, options: ConvertOptions = ConvertOptions(),
                 done(measured(GATED, f"cross-validated int8 drop {crossval['int8_drop_pp']:.2f} "
                                      f"pp exceeds --tolerance-pp {options.tolerance_pp}"))
                 continue
-        role = ("photo_model" if photo else "garment_model" if name == GARMENT_MODEL_NAME
-                else None)
-        alone = partial(paired_with_shipped, inputs=evaluation.inputs, labels=evaluation.labels,
-                        candidate=candidate)
-        read_right = (partial(held_out_read_right, name=name, model_bytes=model_bytes,
-                              manifest=manifest, held_out=held_out, role=role) if role else None)
+        alone = partial(paired_with_shipped, inputs=evaluation.inputs[pairing],
+                        labels=evaluation.labels[pairing], candidate=candidate[pairing])
         verdict = (Verdict(False) if options.replace
-                   else shipped_verdict(options.out, name, model_bytes, manifest, alone,
-                                        read_right))
+                   else shipped_verdict(options.out, name, model_bytes, pictures, alone))
         if verdict.keep_shipped:
             done(measured(KEPT, verdict.reason))
             continue

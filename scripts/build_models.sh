@@ -10,16 +10,11 @@ RUN=${RUN:-runs/default}
 CNN_RUN=${CNN_RUN:-runs/cnn}
 legacy=()
 [ -x .venv-legacy/bin/python ] && legacy=(--legacy-python .venv-legacy/bin/python)
-# fashion_cnn_int8 also reads every photo's garment: it is replaced only when fashion-classify
-# reads no fewer of the shipped photo model's held-out photos with it; without them it stays.
-PHOTOS=${PHOTOS:-../shared}
-photos=()
-[ -d "$PHOTOS/eval" ] || [ -d "$PHOTOS/real-photos" ] && photos=(--photos "$PHOTOS")
 .venv/bin/fashion-train --out "$RUN"
 .venv/bin/fashion-convert --model "$RUN/model.keras" --quantization float32 float16 dynamic int8 \
     --out models "${legacy[@]}"
 .venv/bin/fashion-train --arch cnn --out "$CNN_RUN"
 .venv/bin/fashion-convert --model "$CNN_RUN/model.keras" --quantization float32 int8 \
-    --out models "${legacy[@]}" "${photos[@]}"
+    --out models "${legacy[@]}"
 echo "build_models.sh: the photo model is kept as shipped; scripts/build_photo_model.sh" \
-    "rebuilds it from the real photos (three trainings, about 80 minutes)" >&2
+    "rebuilds it from the real photos of every source" >&2

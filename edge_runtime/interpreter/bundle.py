@@ -24,7 +24,6 @@ except ImportError:
 MANIFEST_SCHEMA_VERSION = 1
 DEFAULT_MODEL_NAME = "fashion_mlp_int8"
 PHOTO_MODEL_NAME = "fashion_photo_int8"  # EfficientNet-Lite0 photo model; used for photos by default
-GARMENT_MODEL_NAME = "fashion_cnn_int8"  # reads a photo's rendered garment (photo/blend.py)
 PIXEL_CONVENTION = "28x28 grayscale, garment bright (up to 255) on a black (0) background"
 
 

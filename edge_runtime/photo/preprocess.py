@@ -108,7 +108,7 @@ def render_garment(bright: np.ndarray, mask: np.ndarray) -> np.ndarray:
     any range), ``mask`` where it is. Intensities inside the mask are moved to the training
     data's mean and spread, everything else is black; then crop, longest edge 28, centre.
 
-    The garment model (a 28x28 model trained on Fashion-MNIST) reads a photo's garment through it.
+    A 28x28 model reads a photo's garment through it.
     """
     if not mask.any():  # nothing found: the model sees an empty frame and scores it low
         return np.zeros(INPUT_HW, dtype=np.uint8)
