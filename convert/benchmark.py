@@ -31,6 +31,7 @@ REPEATS = 5
 LATENCY_INVOKES = 2000
 WARMUP_INVOKES = 200
 THROUGHPUT_IMAGES = 2048
+THREADS = 1  # interpreter threads: figures per core, as the Keras row (one TensorFlow thread)
 BATCH = 256  # images per invoke in the batch figures: what ModelRunner.probabilities_batch uses
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 ARCHITECTURES = ("mlp", "cnn")  # the 28x28 models: models/fashion_ARCH_VARIANT.tflite
@@ -102,7 +103,7 @@ def _interpreter_row(model_path: Path, backend: str, test) -> dict:
     load_ms = []
     for _ in range(REPEATS):
         start = time.perf_counter()
-        interpreter = create_interpreter(model_path, backend).interpreter
+        interpreter = create_interpreter(model_path, backend, THREADS).interpreter
         load_ms.append((time.perf_counter() - start) * 1000)
     in_spec, out_spec = read_specs(interpreter, str(model_path))
     shape = in_spec.shape[1:]
@@ -128,8 +129,8 @@ def _interpreter_row(model_path: Path, backend: str, test) -> dict:
     batch_ips = _rate(bare_batches, THROUGHPUT_IMAGES)
     from edge_runtime.interpreter.runner import ModelRunner
 
-    predicted = ModelRunner(model_path, backend).probabilities_batch(test.images).argmax(axis=1)
-    with Classifier(model_path, backend=backend) as clf:
+    predicted = ModelRunner(model_path, backend, THREADS).probabilities_batch(test.images).argmax(axis=1)
+    with Classifier(model_path, backend=backend, num_threads=THREADS) as clf:
         classify = _percentiles(clf.classify, test.images[:LATENCY_INVOKES])
         images = list(test.images[:THROUGHPUT_IMAGES])
         classify_batch_ips = _rate(lambda: clf.classify_batch(images), len(images))
@@ -161,7 +162,7 @@ def _photo_top1(model_path: Path, backend: str, folder: Path) -> float:
     from edge_runtime.apps.evaluate import evaluate, summarise
     from edge_runtime.photo.folds import MIN_PER_CLASS, find_photos
 
-    with Classifier(model_path, backend=backend, preprocess="photo") as clf:
+    with Classifier(model_path, backend=backend, num_threads=THREADS, preprocess="photo") as clf:
         labels = clf.bundle.labels
         photos = find_photos(folder, labels)
         result = evaluate(clf, photos)
@@ -198,7 +199,7 @@ _COLD_CODE = (
     "else:\n"
     "    from edge_runtime.classifier import Classifier\n"
     "    from edge_runtime.media.imaging import read_image\n"
-    "    print(Classifier(model, backend=backend).classify(read_image(image)).class_id)\n"
+    "    print(Classifier(model, backend=backend, num_threads=1).classify(read_image(image)).class_id)\n"
 )
 _CLI_CODE = "from edge_runtime.apps.classify import main\nsys.exit(main(sys.argv[1:]))\n"
 
@@ -337,7 +338,7 @@ def live_figures(video: Path, photo_model: Path | None = None) -> dict:
 
     source = OpenCVSource(str(video))
     source.open()
-    with Classifier(photo_model=photo_model) as clf:
+    with Classifier(photo_model=photo_model, num_threads=THREADS) as clf:
         start = time.perf_counter()
         frames = run_live(source, clf, record, LiveOptions(), lambda: False)
         wall = time.perf_counter() - start
@@ -384,7 +385,7 @@ def photo_figures(python: str, photo_model: Path, out: Path, photos: Path | None
 
     scratch = out / "photo-scratch"
     scratch.mkdir(exist_ok=True)
-    with Classifier(photo_model=photo_model) as clf:
+    with Classifier(photo_model=photo_model, num_threads=THREADS) as clf:
         side = clf.photo_decode_side
     decode = {}
     for path in phone_photos(scratch, photos):
@@ -447,7 +448,7 @@ def mediapipe_figures(mediapipe_python: Path, photo_model: Path, photos: Path, o
 
     scratch = out / "photo-scratch" / "mediapipe"
     scratch.mkdir(parents=True, exist_ok=True)
-    with Classifier(photo_model=photo_model, preprocess="photo") as clf:
+    with Classifier(photo_model=photo_model, num_threads=THREADS, preprocess="photo") as clf:
         decoded = []
         for i, path in enumerate(sorted(photos.rglob("*.jpg"))[:count]):
             image = imaging.read_image(path, clf.photo_decode_side)

@@ -41,7 +41,9 @@ class ClassifierOptions:
     ``photo_model``: the model for photos and camera frames (default: ``model`` when it is
     given, else the shipped photo model). ``garment_model``: the 28x28 model whose reading of a
     photo's garment, rendered the Fashion-MNIST way, is blended into an RGB photo model's
-    decision (:mod:`edge_runtime.photo.blend`; default: the shipped int8 CNN). ``top_k``
+    decision (:mod:`edge_runtime.photo.blend`; default: the shipped int8 CNN). ``num_threads``:
+    each interpreter's threads (None: the backend's default,
+    :func:`~edge_runtime.interpreter.backend.default_threads`). ``top_k``
     candidates are kept per prediction; a top score below ``threshold`` gives no label.
     ``preprocess``: ``auto``, ``fmnist`` or ``photo`` (:mod:`edge_runtime.photo.preprocess`).
     """
@@ -50,7 +52,7 @@ class ClassifierOptions:
     photo_model: str | Path | None = None
     garment_model: str | Path | None = None
     backend: str = "auto"
-    num_threads: int = 1
+    num_threads: int | None = None
     top_k: int = 3
     threshold: float = 0.0
     preprocess: str = "auto"
@@ -60,7 +62,7 @@ class ClassifierOptions:
             raise ValueError(f"backend {self.backend!r}, expected auto or one of {BACKENDS}")
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess {self.preprocess!r}, expected one of {PREPROCESS_MODES}")
-        if self.num_threads < 1 or self.top_k < 1:
+        if (self.num_threads is not None and self.num_threads < 1) or self.top_k < 1:
             raise ValueError(f"num_threads {self.num_threads} and top_k {self.top_k}: "
                              "both must be >= 1")
         if not 0.0 <= self.threshold <= 1.0:
@@ -88,7 +90,7 @@ class Classifier:
 
     def __init__(self, model: str | Path | None = None, *, photo_model: str | Path | None = None,
                  garment_model: str | Path | None = None, backend: str = "auto",
-                 num_threads: int = 1, top_k: int = 3, threshold: float = 0.0,
+                 num_threads: int | None = None, top_k: int = 3, threshold: float = 0.0,
                  preprocess: str = "auto",
                  loader: Callable[..., LoadedModel] = load_model) -> None:
         self.options = ClassifierOptions(model, photo_model, garment_model, backend, num_threads,

@@ -24,7 +24,9 @@ def add_model_options(parser: argparse.ArgumentParser, preprocess_help: str,
     parser.add_argument("--backend", default="auto", choices=["auto", *backends],
                         help="interpreter (default: ai-edge-litert, then tflite-runtime, "
                         "then tensorflow)")
-    parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="interpreter threads (default: the CPUs up to 4 on ai-edge-litert, "
+                        "1 on tflite-runtime)")
     parser.add_argument("--top-k", type=int, default=3, metavar="K")
     parser.add_argument("--threshold", type=float, default=0.0, metavar="T",
                         help="give no label (label null, with a reason) when the top score is "
@@ -86,7 +88,7 @@ def has_source(args: argparse.Namespace) -> bool:
 
 def check_model_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The checks of the model options that argparse cannot make; exits 2 on a bad one."""
-    if args.top_k < 1 or args.threads < 1 or not 0.0 <= args.threshold <= 1.0:
+    if args.top_k < 1 or (args.threads is not None and args.threads < 1) or not 0.0 <= args.threshold <= 1.0:
         parser.error("--top-k and --threads must be >= 1, --threshold within 0..1")
 
 
