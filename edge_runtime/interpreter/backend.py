@@ -29,9 +29,9 @@ INSTALL_COMMANDS = {
     "tflite-runtime": "pip install 'numpy<2' tflite-runtime  (Python <= 3.11)",
     "tensorflow": "pip install tensorflow-cpu",
 }
-# Interpreter threads when none are asked for: the photo model's invoke speeds up with threads
-# on XNNPACK's pool, up to a Pi's four cores; tflite-runtime 2.14's pool spins, and slows
-# down many times over once another process wants the cores (scripts/bench_threads.py).
+# Interpreter threads when none are asked for: XNNPACK's pool on ai-edge-litert gets up to a
+# Pi's four cores, which a live stream otherwise leaves idle; tflite-runtime 2.14's pool spins,
+# and slows down many times over once another process wants the cores (scripts/bench_threads.py).
 MAX_DEFAULT_THREADS = 4
 
 
