@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.interpreter.backend import BACKENDS, BackendUnavailableError, create_interpreter
+from edge_runtime.interpreter.backend import (BACKENDS, BackendUnavailableError, create_interpreter,
+                                              usable_cpus)
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEATS = 5
@@ -59,13 +60,6 @@ def invoke_ms(model: Path, backend: str, threads: int, invokes: int) -> dict:
             "min_ms": min(medians), "max_ms": max(medians)}
 
 
-def cpu_count() -> int:
-    """CPUs this process may run on (the affinity mask where there is one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--invokes and --threads must be >= 1")
     if not args.model.is_file():
         parser.error(f"no model file {args.model}")
-    cpus = cpu_count()
+    cpus = usable_cpus()
     counts = sorted({n for n in args.threads if n <= cpus})
     if not counts:
         parser.error(f"every --threads count is above this machine's {cpus} CPUs")
@@ -92,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     base = rows[0]["median_ms"]
     for row in rows:
-        print(f"{row['backend']:>15}  {row['threads']} thread(s): {row['median_ms']:7.2f} ms "
-              f"(rounds {row['min_ms']:.2f}-{row['max_ms']:.2f}), x{base / row['median_ms']:.2f} "
+        print(f"{row['backend']:>15}  {row['threads']} thread(s): {row['median_ms']:8.3f} ms "
+              f"(rounds {row['min_ms']:.3f}-{row['max_ms']:.3f}), x{base / row['median_ms']:.2f} "
               f"vs {rows[0]['threads']}")
     return 0
 
