@@ -51,7 +51,7 @@ def photo_figures(python: str, photo_model: Path, out: Path, photos: Path | None
 
     scratch = out / "photo-scratch"
     scratch.mkdir(exist_ok=True)
-    with Classifier(photo_model=photo_model) as clf:
+    with Classifier(photo_model=photo_model, num_threads=1) as clf:
         side = clf.photo_decode_side
     decode = {}
     for path in phone_photos(scratch, photos):

@@ -35,7 +35,7 @@ _COLD_CODE = (
     "else:\n"
     "    from edge_runtime.classifier import Classifier\n"
     "    from edge_runtime.media.image_io import read_image\n"
-    "    print(Classifier(model, backend=backend).classify(read_image(image)).class_id)\n"
+    "    print(Classifier(model, backend=backend, num_threads=1).classify(read_image(image)).class_id)\n"
 )
 CLI_CODE = "from edge_runtime.apps.classify import main\nsys.exit(main(sys.argv[1:]))\n"
 

@@ -86,7 +86,7 @@ def _interpreter_row(model_path: Path, backend: str, test, effort: Effort) -> di
             bare(chunk)
 
     batch_ips = rate(bare_batches, effort.throughput_images, effort.repeats)
-    predicted = ModelRunner(model_path, backend).probabilities_batch(test.images).argmax(axis=1)
+    predicted = ModelRunner(model_path, backend, 1).probabilities_batch(test.images).argmax(axis=1)
     with Classifier(model_path, backend=backend, num_threads=1) as clf:
         classify = percentiles(clf.classify, test.images[:effort.latency_invokes],
                                effort.warmup_invokes, effort.repeats)
@@ -104,7 +104,7 @@ def _photo_top1(model_path: Path, backend: str, folder: Path) -> float:
     from edge_runtime.classifier import Classifier
     from edge_runtime.photo.folds import MIN_PER_CLASS, find_photos
 
-    with Classifier(model_path, backend=backend, preprocess="photo") as clf:
+    with Classifier(model_path, backend=backend, num_threads=1, preprocess="photo") as clf:
         labels = clf.bundle.labels
         photos = find_photos(folder, labels)
         result = evaluate(clf, photos)

@@ -43,15 +43,16 @@ class ClassifierOptions:
 
     ``model``: the model for Fashion-MNIST-style inputs (default: the shipped int8 MLP).
     ``photo_model``: the model for photos and camera frames (default: ``model`` when it is
-    given, else the shipped photo model). ``top_k`` candidates are kept per prediction; a top
-    score below ``threshold`` gives no label. ``preprocess``: ``auto``, ``fmnist`` or ``photo``
-    (:mod:`edge_runtime.photo.preprocess`).
+    given, else the shipped photo model). ``num_threads``: each interpreter's threads (None: the
+    backend's default, :func:`~edge_runtime.interpreter.backend.default_threads`). ``top_k``
+    candidates are kept per prediction; a top score below ``threshold`` gives no label.
+    ``preprocess``: ``auto``, ``fmnist`` or ``photo`` (:mod:`edge_runtime.photo.preprocess`).
     """
 
     model: str | Path | None = None
     photo_model: str | Path | None = None
     backend: str = "auto"
-    num_threads: int = 1
+    num_threads: int | None = None
     top_k: int = 3
     threshold: float = 0.0
     preprocess: str = "auto"
@@ -61,7 +62,7 @@ class ClassifierOptions:
             raise ValueError(f"backend {self.backend!r}, expected auto or one of {BACKENDS}")
         if self.preprocess not in MODES:
             raise ValueError(f"preprocess {self.preprocess!r}, expected one of {MODES}")
-        if self.num_threads < 1 or self.top_k < 1:
+        if (self.num_threads is not None and self.num_threads < 1) or self.top_k < 1:
             raise ValueError(f"num_threads {self.num_threads} and top_k {self.top_k}: "
                              "both must be >= 1")
         if not 0.0 <= self.threshold <= 1.0:
@@ -90,7 +91,7 @@ class Classifier:
     """
 
     def __init__(self, model: str | Path | None = None, *, photo_model: str | Path | None = None,
-                 backend: str = "auto", num_threads: int = 1, top_k: int = 3,
+                 backend: str = "auto", num_threads: int | None = None, top_k: int = 3,
                  threshold: float = 0.0, preprocess: str = "auto",
                  loader: Callable[..., LoadedModel] = load_model) -> None:
         self.options = ClassifierOptions(model, photo_model, backend, num_threads, top_k,

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Prove the device stage on arm64: 64-bit Raspberry Pi OS is Debian Bookworm arm64 with
-# Python 3.11, and it runs here under QEMU user emulation. This script
-#   1. builds (or reuses) a Debian Bookworm arm64 root filesystem, cached outside the repository
-#      (debootstrap, qemu-user-static and binfmt-support from apt, installed when missing);
-#   2. installs the device part into it as the README tells a Pi user: one venv with ".[edge]"
-#      (ai-edge-litert), one with ".[legacy]" (tflite-runtime 2.14), from a copy of the working
-#      tree's files (tracked, and untracked but not ignored; models/ as they are in the tree);
-#   3. classifies the same inputs with every models/*.tflite on both runtimes, on arm64 and on
-#      the host (.venv-edge, .venv-legacy): 500 test-set PNGs, rendered garments, a few real
+# Prove the device stage on arm64: 64-bit Raspberry Pi OS is Debian arm64, Trixie (Python 3.13,
+# numpy 2 from apt) today and Bookworm (Python 3.11, numpy 1.24) before it, and both run here
+# under QEMU user emulation. For each release this script
+#   1. builds (or reuses) a Debian arm64 root filesystem, cached outside the repository
+#      (debootstrap, qemu-user-static and binfmt-support from apt, installed when missing), and
+#      installs into it from apt what a Pi user has: python3-numpy, and on Trixie
+#      python3-libcamera with picamera2's compiled dependencies;
+#   2. installs the device part into it as the README tells a Pi user: a venv made with
+#      --system-site-packages and ".[picamera]" (ai-edge-litert on the system numpy), on Trixie
+#      with picamera2 from PyPI standing in for Raspberry Pi OS's python3-picamera2 (its apt
+#      archive is out of reach here); on Bookworm also a venv with ".[legacy]" (tflite-runtime
+#      2.14); from a copy of the working tree's files (tracked, and untracked but not ignored;
+#      models/ as they are in the tree); then checks that venv (scripts/inspect_install.py):
+#      numpy is the system's, picamera2 imports (Trixie; its DRM preview's pykms, from Raspberry
+#      Pi OS's archive only, is a stand-in), "fashion-classify --help" runs;
+#   3. classifies the same inputs with every models/*.tflite on the release's runtimes, on
+#      arm64 and on the host (.venv-edge, .venv-legacy): 500 test-set PNGs, rendered garments, a few real
 #      photos (when ../shared/real-photos exists), a short video twice (lossless FFV1, and
 #      MJPEG as a USB webcam sends it) and the bad-input corpus (scripts/make_check_inputs.py);
 #      models whose input is larger than 28x28 (photo models, slow under emulation) get 20 of
@@ -20,7 +28,8 @@
 #      prints a one-screen report and exits 1 on any mismatch.
 #
 # Needs root (debootstrap, chroot, bind mounts, binfmt_misc):  sudo bash scripts/check_arm64.sh
-# Exit status: 0 arm64 agrees with the host, 1 a mismatch, 2 it cannot run here (one line why).
+# Exit status: 0 arm64 agrees with the host on every release, 1 a mismatch or a broken install,
+# 2 it cannot run here (one line why).
 # Not in .ci/run: it takes many minutes (emulation is 50-100x slower than native). It checks
 # correctness, not speed. Two traps of emulation, handled here: ai-edge-litert crashes unless the
 # chroot sees an ARM /proc/cpuinfo (the Pi's is bind-mounted over it), and with QEMU's default CPU
@@ -29,16 +38,20 @@ set -euo pipefail
 
 usage() {
     cat <<EOF
-usage: sudo bash scripts/check_arm64.sh [--cpu cortex-a72|cortex-a76] [--cache DIR] [--rebuild]
+usage: sudo bash scripts/check_arm64.sh [--release trixie|bookworm] [--cpu cortex-a72|cortex-a76]
+                                       [--cache DIR] [--rebuild]
 
-Classify fixed inputs with every shipped model on arm64 (Debian Bookworm under QEMU) and on this
-host, with ai-edge-litert and tflite-runtime, and compare the records. Needs root.
+Install the device part on arm64 (Debian under QEMU) as the README tells a Pi user, classify
+fixed inputs with every shipped model there and on this host, and compare the records. Needs root.
 
+  --release R   trixie (today's Raspberry Pi OS: Python 3.13, numpy 2, ai-edge-litert) or
+                bookworm (Python 3.11, numpy 1.24, ai-edge-litert and tflite-runtime);
+                default: both, trixie first
   --cpu MODEL   emulated core: cortex-a72 (Raspberry Pi 4, default) or cortex-a76 (Pi 5)
-  --cache DIR   where the arm64 root, package caches and the last run's records live
+  --cache DIR   where the arm64 roots, package caches and the last run's records live
                 (default /var/cache/fashion-edge, or \$FASHION_ARM64_CACHE)
-  --rebuild     build the root filesystem again even when a cached one is there
-Exit status: 0 arm64 agrees with the host, 1 a mismatch, 2 cannot run here.
+  --rebuild     build the root filesystems again even when cached ones are there
+Exit status: 0 arm64 agrees with the host, 1 a mismatch or a broken install, 2 cannot run here.
 EOF
 }
 
@@ -46,13 +59,34 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${FASHION_ARM64_CACHE:-/var/cache/fashion-edge}
 CPU=cortex-a72
 REBUILD=0
-SUITE=bookworm
+RELEASES=(trixie bookworm)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ROOT_PACKAGES=python3,python3-venv,ca-certificates
 PROJECT=/root/fashion-edge  # where a Pi user would clone it
-RUNTIMES=(ai-edge-litert tflite-runtime)
-declare -A EXTRAS=([ai-edge-litert]=edge [tflite-runtime]=legacy)
+# What each release's Pi user installs. apt: the system packages (python3-libcamera and, for
+# picamera2 from PyPI, what builds PiDNG and python-prctl; on Raspberry Pi OS apt's
+# python3-picamera2 brings them built). pip: installed into the camera venv after the project,
+# standing in for python3-picamera2. The camera venv runs ai-edge-litert on the system numpy.
+declare -A APT=(
+    [trixie]="python3-numpy python3-libcamera python3-prctl gcc python3-dev"
+    [bookworm]="python3-numpy")
+declare -A PIP_CAMERA=([trixie]=picamera2 [bookworm]="")
+# picamera2 imports its DRM preview, which needs pykms: python3-kms++ on Raspberry Pi OS, in
+# neither Debian nor PyPI. The check puts this stand-in beside picamera2 (its import works, any
+# use raises) and says so in the report; a headless check has no display to preview on anyway.
+PYKMS_STAND_IN='"""Stand-in for python3-kms++ (check_arm64.sh): names only, no DRM bindings."""
+class _Names:
+    def __getattr__(self, name):
+        return name
+PixelFormat = PlaneType = _Names()
+def __getattr__(name):
+    raise AttributeError(f"pykms.{name}: a stand-in without DRM bindings (check_arm64.sh)")
+'
+
+declare -A RELEASE_RUNTIMES=([trixie]="ai-edge-litert" [bookworm]="ai-edge-litert tflite-runtime")
+declare -A EXTRAS=([ai-edge-litert]=picamera [tflite-runtime]=legacy)
 declare -A VENV_OPTIONS=([ai-edge-litert]=--system-site-packages [tflite-runtime]="")
+declare -A HOST_VENVS=([ai-edge-litert]=.venv-edge [tflite-runtime]=.venv-legacy)
 
 die() { echo "check_arm64: $*" >&2; exit 2; }
 log() { echo "check_arm64: $*" >&2; }
@@ -60,6 +94,7 @@ minutes() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 
 while [ $# -gt 0 ]; do
     case $1 in
+        --release) RELEASES=("${2:?--release needs a value}"); shift 2 ;;
         --cpu) CPU=${2:?--cpu needs a value}; shift 2 ;;
         --cache) CACHE=${2:?--cache needs a value}; shift 2 ;;
         --rebuild) REBUILD=1; shift ;;
@@ -79,16 +114,18 @@ case $CPU in
         PI_MODEL="Raspberry Pi 5 Model B Rev 1.0" PI_REVISION=c04170 ;;
     *) die "--cpu $CPU: expected cortex-a72 (Pi 4) or cortex-a76 (Pi 5)" ;;
 esac
-ROOT=$CACHE/arm64-$SUITE
-WORK=$ROOT/srv/fashion-check  # inputs and records; /srv/fashion-check inside the root
+case ${RELEASES[*]} in
+    "trixie bookworm"|trixie|bookworm) ;;
+    *) die "--release ${RELEASES[*]}: expected trixie or bookworm" ;;
+esac
 HOST_PY=$REPO/.venv-edge/bin/python
 
 # ------------------------------------------------------------------ can it run here?
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, bind mounts, binfmt_misc):" \
     "run 'sudo bash scripts/check_arm64.sh'"
 [ "$(uname -m)" = x86_64 ] || die "compares an x86_64 host with emulated arm64; this host is $(uname -m)"
-for runtime in "${RUNTIMES[@]}"; do
-    venv=$REPO/.venv-${EXTRAS[$runtime]}
+for runtime in ai-edge-litert tflite-runtime; do
+    venv=$REPO/${HOST_VENVS[$runtime]}
     [ -x "$venv/bin/fashion-classify" ] \
         || die "no host environment $venv for $runtime: run 'bash scripts/setup_env.sh' first"
 done
@@ -136,7 +173,9 @@ remove_tree() {  # never through a mount: a bound /dev or /proc left over must n
     unmount_under "$1" || die "cannot unmount everything under $1; not removing it"
     rm -rf --one-file-system "$1"
 }
+ROOT=""  # the release's root filesystem, set by check_release
 cleanup() {
+    [ -n "$ROOT" ] || return 0
     unmount_under "$ROOT" || log "warning: still mounted: $(mounts_under "$ROOT" | tr '\n' ' ')"
     unmount_under "$ROOT.partial" || true
 }
@@ -178,69 +217,98 @@ on_host() {  # on_host DIR CMD...
     env -C "$dir" "$@"
 }
 
-START=$SECONDS
-TIMINGS=()
-
 # ------------------------------------------------------------------ 1. the root filesystem
-RECIPE="debootstrap --arch=arm64 --variant=minbase --include=$ROOT_PACKAGES $SUITE"
-unmount_under "$ROOT" || die "cannot unmount what an earlier run left under $ROOT"
-if [ "$REBUILD" = 1 ] || [ ! -f "$ROOT.ok" ] || [ "$(cat "$ROOT.ok")" != "$RECIPE" ]; then
-    log "building the arm64 $SUITE root in $ROOT (3-7 minutes; log: $CACHE/debootstrap.log)"
-    rm -f "$ROOT.ok"
-    remove_tree "$ROOT.partial"
-    mkdir -p "$CACHE/debs-arm64"
-    debootstrap --arch=arm64 --variant=minbase --include="$ROOT_PACKAGES" \
-        --cache-dir="$CACHE/debs-arm64" "$SUITE" "$ROOT.partial" "$MIRROR" \
-        >"$CACHE/debootstrap.log" 2>&1 || die "debootstrap failed (see $CACHE/debootstrap.log)"
-    remove_tree "$ROOT"
-    mv "$ROOT.partial" "$ROOT"
-    echo "$RECIPE" >"$ROOT.ok"
-    TIMINGS+=("root filesystem built $(minutes $((SECONDS - START)))")
-else
-    log "reusing the arm64 root in $ROOT (--rebuild to build it again)"
-    TIMINGS+=("root filesystem cached")
-fi
-if ! grep -q '^flags:.*F' "$BINFMT/qemu-aarch64"; then
-    # Without the fix-binary flag the kernel looks for the interpreter inside the chroot.
-    interpreter=$(sed -n 's/^interpreter //p' "$BINFMT/qemu-aarch64")
-    install -D /usr/bin/qemu-aarch64-static "$ROOT$interpreter"
-fi
-write_cpuinfo >"$CACHE/cpuinfo-$CPU"
-mkdir -p "$CACHE/pip-arm64" "$ROOT/root/.cache/pip"
-mount_root 2>"$CACHE/mount.log" \
-    || die "cannot mount /proc, /sys and /dev into $ROOT: $(head -1 "$CACHE/mount.log")"
-cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-# pip in the root trusts what the host trusts (a TLS-intercepting proxy's CA, say).
-cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/host-ca-certificates.crt"
-in_root / /bin/true || die "arm64 programs do not run in $ROOT (binfmt_misc, qemu-aarch64-static)"
-in_root / grep -q "^CPU part.*$CPU_PART" /proc/cpuinfo || die "the root does not see the Pi's cpuinfo"
+build_root() {  # debootstrap SUITE into $ROOT unless a root of the same recipe is cached
+    local suite=$1
+    local recipe="debootstrap --arch=arm64 --variant=minbase --include=$ROOT_PACKAGES $suite"
+    unmount_under "$ROOT" || die "cannot unmount what an earlier run left under $ROOT"
+    if [ "$REBUILD" = 1 ] || [ ! -f "$ROOT.ok" ] || [ "$(cat "$ROOT.ok")" != "$recipe" ]; then
+        log "building the arm64 $suite root in $ROOT (3-7 minutes; log: $CACHE/debootstrap-$suite.log)"
+        rm -f "$ROOT.ok" "$ROOT.apt"
+        remove_tree "$ROOT.partial"
+        mkdir -p "$CACHE/debs-arm64"
+        debootstrap --arch=arm64 --variant=minbase --include="$ROOT_PACKAGES" \
+            --cache-dir="$CACHE/debs-arm64" "$suite" "$ROOT.partial" "$MIRROR" \
+            >"$CACHE/debootstrap-$suite.log" 2>&1 \
+            || die "debootstrap failed (see $CACHE/debootstrap-$suite.log)"
+        remove_tree "$ROOT"
+        mv "$ROOT.partial" "$ROOT"
+        echo "$recipe" >"$ROOT.ok"
+        TIMINGS+=("root filesystem built $(minutes $((SECONDS - START)))")
+    else
+        log "reusing the arm64 $suite root in $ROOT (--rebuild to build it again)"
+        TIMINGS+=("root filesystem cached")
+    fi
+    if ! grep -q '^flags:.*F' "$BINFMT/qemu-aarch64"; then
+        # Without the fix-binary flag the kernel looks for the interpreter inside the chroot.
+        local interpreter
+        interpreter=$(sed -n 's/^interpreter //p' "$BINFMT/qemu-aarch64")
+        install -D /usr/bin/qemu-aarch64-static "$ROOT$interpreter"
+    fi
+    write_cpuinfo >"$CACHE/cpuinfo-$CPU"
+    mkdir -p "$CACHE/pip-arm64" "$ROOT/root/.cache/pip"
+    mount_root 2>"$CACHE/mount.log" \
+        || die "cannot mount /proc, /sys and /dev into $ROOT: $(head -1 "$CACHE/mount.log")"
+    cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+    # pip in the root trusts what the host trusts (a TLS-intercepting proxy's CA, say).
+    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/host-ca-certificates.crt"
+    in_root / /bin/true || die "arm64 programs do not run in $ROOT (binfmt_misc, qemu-aarch64-static)"
+    in_root / grep -q "^CPU part.*$CPU_PART" /proc/cpuinfo || die "the root does not see the Pi's cpuinfo"
+    local packages=${APT[$suite]}
+    if [ "$(cat "$ROOT.apt" 2>/dev/null)" != "$packages" ]; then
+        log "apt install $packages (emulated)"
+        # shellcheck disable=SC2086  # one word per package
+        { in_root / apt-get update -q && in_root / env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -q --no-install-recommends $packages; } >"$CACHE/apt-$suite.log" 2>&1 \
+            || die "apt-get install $packages failed in the arm64 root (see $CACHE/apt-$suite.log)"
+        echo "$packages" >"$ROOT.apt"
+    fi
+}
 
 # ------------------------------------------------------------------ 2. the project, as on a Pi
-phase=$SECONDS
-log "copying the working tree to $PROJECT and installing .[edge] and .[legacy] (pip, emulated)"
-remove_tree "$ROOT$PROJECT"
-mkdir -p "$ROOT$PROJECT"
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
-    | while IFS= read -r -d '' file; do  # a tracked file deleted in the tree is not copied
-        if [ -e "$file" ] || [ -L "$file" ]; then printf '%s\0' "$file"; fi
-    done | tar --null -T - -cf -) | tar -xf - -C "$ROOT$PROJECT"
-for runtime in "${RUNTIMES[@]}"; do
-    extra=${EXTRAS[$runtime]}
-    remove_tree "$ROOT/root/venv-$extra"
-    # shellcheck disable=SC2086  # VENV_OPTIONS is empty or one option
-    in_root "$PROJECT" python3 -m venv ${VENV_OPTIONS[$runtime]} "/root/venv-$extra"
-    in_root "$PROJECT" "/root/venv-$extra/bin/pip" install -q -e ".[$extra]" >"$CACHE/pip-$extra.log" 2>&1 \
-        || die "pip install -e '.[$extra]' failed in the arm64 root (see $CACHE/pip-$extra.log)"
-done
-TIMINGS+=("arm64 install $(minutes $((SECONDS - phase)))")
+install_project() {  # the working tree's files at $PROJECT, one venv per runtime, then its check
+    local suite=$1 runtime extra phase=$SECONDS
+    INSTALL_NOTES=""
+    log "copying the working tree to $PROJECT and installing ${RUNTIMES[*]} (pip, emulated)"
+    remove_tree "$ROOT$PROJECT"
+    mkdir -p "$ROOT$PROJECT"
+    (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
+        | while IFS= read -r -d '' file; do  # a tracked file deleted in the tree is not copied
+            if [ -e "$file" ] || [ -L "$file" ]; then printf '%s\0' "$file"; fi
+        done | tar --null -T - -cf -) | tar -xf - -C "$ROOT$PROJECT"
+    for runtime in "${RUNTIMES[@]}"; do
+        extra=${EXTRAS[$runtime]}
+        remove_tree "$ROOT/root/venv-$extra"
+        # shellcheck disable=SC2086  # VENV_OPTIONS is empty or one option
+        in_root "$PROJECT" python3 -m venv ${VENV_OPTIONS[$runtime]} "/root/venv-$extra"
+        in_root "$PROJECT" "/root/venv-$extra/bin/pip" install -q -e ".[$extra]" \
+            >"$CACHE/pip-$suite-$extra.log" 2>&1 \
+            || die "pip install -e '.[$extra]' failed in the $suite root (see $CACHE/pip-$suite-$extra.log)"
+    done
+    local camera=/root/venv-${EXTRAS[ai-edge-litert]} imports=(edge_runtime ai_edge_litert cv2)
+    if [ -n "${PIP_CAMERA[$suite]}" ]; then
+        # shellcheck disable=SC2086  # one word per package
+        in_root "$PROJECT" "$camera/bin/pip" install -q ${PIP_CAMERA[$suite]} \
+            >>"$CACHE/pip-$suite-picamera.log" 2>&1 \
+            || die "pip install ${PIP_CAMERA[$suite]} failed in the $suite root (see $CACHE/pip-$suite-picamera.log)"
+        imports+=(${PIP_CAMERA[$suite]})
+        local purelib
+        purelib=$(in_root / "$camera/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+        printf '%s' "$PYKMS_STAND_IN" >"$ROOT$purelib/pykms.py"
+        INSTALL_NOTES="install: pykms is the check's stand-in for python3-kms++ (DRM preview only)"
+    fi
+    TIMINGS+=("arm64 install $(minutes $((SECONDS - phase)))")
+    INSTALL_REPORT=$(in_root "$PROJECT" "$camera/bin/python" scripts/inspect_install.py \
+        --system numpy --import "${imports[@]}" 2>&1) || true
+    [ -z "$INSTALL_NOTES" ] || INSTALL_REPORT+=$'\n'"$INSTALL_NOTES"
+    if in_root "$PROJECT" "$camera/bin/fashion-classify" --help >/dev/null 2>"$CACHE/help-$suite.err"; then
+        INSTALL_REPORT+=$'\n'"install: fashion-classify --help runs in $camera"
+    else
+        INSTALL_REPORT+=$'\n'"install: MISMATCH fashion-classify --help in $camera: $(head -1 "$CACHE/help-$suite.err")"
+    fi
+}
 
 # ------------------------------------------------------------------ 3. inputs, then both platforms
-remove_tree "$WORK"
-mkdir -p "$WORK"
-photos=()
-[ -d "$REPO/../shared/real-photos" ] && photos=(--real-photos "$REPO/../shared/real-photos")
-INPUTS=$("$HOST_PY" "$REPO/scripts/make_check_inputs.py" "$WORK/in" "${photos[@]}") \
-    || die "could not make the inputs (scripts/make_check_inputs.py)"
 MODELS=()
 shopt -s nullglob
 for path in "$REPO"/models/*.tflite; do MODELS+=("$(basename "$path" .tflite)"); done
@@ -291,33 +359,71 @@ classify_all() {  # classify_all PLATFORM RUNTIME BIN MODELS RUNNER...: every mo
     done
 }
 
-phase=$SECONDS
-log "host: ${#MODELS[@]} models x ${#RUNTIMES[@]} runtimes"
-for runtime in "${RUNTIMES[@]}"; do
-    classify_all host "$runtime" "$REPO/.venv-${EXTRAS[$runtime]}/bin" "$REPO/models" \
-        on_host "$WORK/in"
-done
-TIMINGS+=("host $(minutes $((SECONDS - phase)))")
-phase=$SECONDS
-log "arm64 ($CPU, emulated): ${#MODELS[@]} models x ${#RUNTIMES[@]} runtimes"
-for runtime in "${RUNTIMES[@]}"; do
-    classify_all arm64 "$runtime" "/root/venv-${EXTRAS[$runtime]}/bin" "$PROJECT/models" \
-        in_root /srv/fashion-check/in
-done
-TIMINGS+=("arm64 $(minutes $((SECONDS - phase)))" "total $(minutes $((SECONDS - START)))")
-cleanup
+classify_both() {  # inputs into $WORK/in, then every model on the release's runtimes, both platforms
+    local runtime phase=$SECONDS photos=()
+    remove_tree "$WORK"
+    mkdir -p "$WORK"
+    [ -d "$REPO/../shared/real-photos" ] && photos=(--real-photos "$REPO/../shared/real-photos")
+    INPUTS=$("$HOST_PY" "$REPO/scripts/make_check_inputs.py" "$WORK/in" "${photos[@]}") \
+        || die "could not make the inputs (scripts/make_check_inputs.py)"
+    log "host: ${#MODELS[@]} models x ${#RUNTIMES[@]} runtimes"
+    for runtime in "${RUNTIMES[@]}"; do
+        classify_all host "$runtime" "$REPO/${HOST_VENVS[$runtime]}/bin" "$REPO/models" \
+            on_host "$WORK/in"
+    done
+    TIMINGS+=("host $(minutes $((SECONDS - phase)))")
+    phase=$SECONDS
+    log "arm64 ($CPU, emulated): ${#MODELS[@]} models x ${#RUNTIMES[@]} runtimes"
+    for runtime in "${RUNTIMES[@]}"; do
+        classify_all arm64 "$runtime" "/root/venv-${EXTRAS[$runtime]}/bin" "$PROJECT/models" \
+            in_root /srv/fashion-check/in
+    done
+    TIMINGS+=("arm64 $(minutes $((SECONDS - phase)))" "total $(minutes $((SECONDS - START)))")
+}
 
 # ------------------------------------------------------------------ 4. the comparison
-qemu=$(qemu-aarch64-static --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
-project=$(git -C "$REPO" describe --always --dirty)
-few=""
-[ ${#PHOTO_SIZED[@]} -eq 0 ] || few="; ${!PHOTO_SIZED[*]} (input > 28x28): 20 of the PNGs"
-status=0
-"$HOST_PY" "$REPO/scripts/compare_records.py" "$WORK/out/host" "$WORK/out/arm64" \
-    --models "$REPO/models" --report "$WORK/report.txt" \
-    --header "arm64 check $(date -u +%F), project $project: Debian $SUITE arm64 under" \
-    --header "  qemu-aarch64 $qemu with QEMU_CPU=$CPU ($PI_MODEL's core) vs the $(uname -m) host" \
-    --header "inputs: $INPUTS$few" \
-    "${TIMINGS[@]/#/--timing=}" || status=$?
-log "records and report: $WORK"
-exit "$status"
+compare() {  # the report of one release; returns 1 on a mismatch or a broken install
+    local suite=$1 qemu project few="" status=0 headers=() line
+    qemu=$(qemu-aarch64-static --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
+    project=$(git -C "$REPO" describe --always --dirty)
+    [ ${#PHOTO_SIZED[@]} -eq 0 ] || few="; ${!PHOTO_SIZED[*]} (input > 28x28): 20 of the PNGs"
+    while IFS= read -r line; do  # the install check's lines; a MISMATCH fails the release
+        case $line in
+            "install: MISMATCH "*) headers+=(--failure "${line#install: MISMATCH }") ;;
+            *) headers+=(--header "$line") ;;
+        esac
+    done <<<"$INSTALL_REPORT"
+    "$HOST_PY" "$REPO/scripts/compare_records.py" "$WORK/out/host" "$WORK/out/arm64" \
+        --models "$REPO/models" --report "$WORK/report.txt" \
+        --header "arm64 check $(date -u +%F), project $project: Debian $suite arm64 under" \
+        --header "  qemu-aarch64 $qemu with QEMU_CPU=$CPU ($PI_MODEL's core) vs the $(uname -m) host" \
+        --header "inputs: $INPUTS$few" "${headers[@]}" \
+        "${TIMINGS[@]/#/--timing=}" || status=$?
+    log "records and report: $WORK"
+    return "$status"
+}
+
+check_release() {  # check_release SUITE: steps 1-4 for one release
+    local suite=$1
+    ROOT=$CACHE/arm64-$suite
+    WORK=$ROOT/srv/fashion-check  # inputs and records; /srv/fashion-check inside the root
+    read -r -a RUNTIMES <<<"${RELEASE_RUNTIMES[$suite]}"
+    START=$SECONDS
+    TIMINGS=()
+    build_root "$suite"
+    install_project "$suite"
+    classify_both
+    cleanup
+    compare "$suite"
+}
+
+declare -A RESULTS=()
+overall=0
+for release in "${RELEASES[@]}"; do
+    rc=0
+    check_release "$release" || rc=$?
+    RESULTS[$release]=$([ "$rc" = 0 ] && echo PASS || echo FAIL)
+    [ "$rc" = 0 ] || overall=1
+done
+for release in "${RELEASES[@]}"; do log "$release ($CPU): ${RESULTS[$release]}"; done
+exit "$overall"

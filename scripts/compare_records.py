@@ -250,8 +250,9 @@ def differ_count(pairs: list[Pair]) -> str:
 
 
 def report(pairs: list[Pair], host: Path, arm: Path, header: list[str],
-           timings: list[str]) -> str:
-    """The one-screen report: a row per model and runtime, totals, mismatches, the verdict."""
+           timings: list[str], failures: list[str] = ()) -> str:
+    """The one-screen report: a row per model and runtime, totals, mismatches, the verdict.
+    ``failures`` were found before the comparison (a broken install) and fail it too."""
     lines = list(header)
     for name, platform in (("host ", host), ("arm64", arm)):
         lines.extend(f"  {name} {line}" for line in versions_lines(platform))
@@ -300,7 +301,9 @@ def report(pairs: list[Pair], host: Path, arm: Path, header: list[str],
         if len(p.problems) > 5:
             lines.append(f"MISMATCH {p.model} {p.runtime} {p.kind}: "
                          f"... {len(p.problems) - 5} more")
-    lines.append("RESULT: " + ("FAIL" if bad or not pairs else "PASS: arm64 agrees with the host"))
+    lines.extend(f"MISMATCH {failure}" for failure in failures)
+    lines.append("RESULT: " + ("FAIL" if bad or failures or not pairs
+                               else "PASS: arm64 agrees with the host"))
     return "\n".join(lines)
 
 
@@ -315,19 +318,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="a line to print first (repeatable)")
     parser.add_argument("--timing", action="append", default=[], metavar="TEXT",
                         help="a wall-time figure for the report (repeatable)")
+    parser.add_argument("--failure", action="append", default=[], metavar="TEXT",
+                        help="a failure found before the comparison, such as a broken install; "
+                        "reported as a mismatch (repeatable)")
     parser.add_argument("--report", type=Path, metavar="FILE", help="also write the report here")
     args = parser.parse_args(argv)
     for folder in (args.host, args.arm64, args.models):
         if not folder.is_dir():
             parser.error(f"{folder}: not a folder")
     pairs = compare_platforms(args.host, args.arm64, args.models)
-    text = report(pairs, args.host, args.arm64, args.header, args.timing)
+    text = report(pairs, args.host, args.arm64, args.header, args.timing, args.failure)
     print(text)
     if args.report:
         tmp = args.report.with_name(args.report.name + ".tmp")
         tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(args.report)
-    return 0 if pairs and not any(p.problems for p in pairs) else 1
+    return 0 if pairs and not args.failure and not any(p.problems for p in pairs) else 1
 
 
 if __name__ == "__main__":

@@ -78,3 +78,20 @@ def test_a_28x28_model_s_scores_on_photo_inputs_are_reported_not_gated(tmp_path)
     (tmp_path / "again").mkdir()
     problems, _ = _verdict(tmp_path / "again", [1, 28, 28], host, arm)
     assert len(problems) == 1 and "b.png: score" in problems[0]
+
+
+def test_a_broken_install_fails_records_that_agree(tmp_path):
+    records = [_record("b.png", "Coat", 0.9, 0.05)]
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "m.json").write_text(json.dumps({"input": {"shape": [1, 28, 28]}}))
+    _write(tmp_path, "host", "m", records)
+    _write(tmp_path, "arm64", "m", records)
+    args = [str(tmp_path / "host"), str(tmp_path / "arm64"), "--models", str(models)]
+    assert compare_records.main(args) == 0
+    failure = "install: picamera2 does not import"
+    assert compare_records.main([*args, "--failure", failure]) == 1
+    report = compare_records.report(
+        compare_records.compare_platforms(tmp_path / "host", tmp_path / "arm64", models),
+        tmp_path / "host", tmp_path / "arm64", [], [], [failure])
+    assert f"MISMATCH {failure}" in report and report.endswith("RESULT: FAIL")

@@ -197,6 +197,24 @@ def _importable(backend: str) -> bool:
     return True
 
 
+def test_interpreter_threads_default_to_the_cpus_up_to_four_and_one_on_tflite_runtime(monkeypatch):
+    from edge_runtime.classifier import ClassifierOptions
+    from edge_runtime.interpreter import backend
+
+    for cpus, litert in ((1, 1), (2, 2), (4, 4), (16, 4)):
+        monkeypatch.setattr(backend, "usable_cpus", lambda cpus=cpus: cpus)
+        assert backend.default_threads("ai-edge-litert") == litert
+        assert backend.default_threads("tensorflow") == litert
+        assert backend.default_threads("tflite-runtime") == 1
+    monkeypatch.undo()
+    model = shipped("int8")
+    assert backend.create_interpreter(model).num_threads == backend.default_threads(BACKEND)
+    assert backend.create_interpreter(model, num_threads=3).num_threads == 3
+    assert ClassifierOptions(num_threads=None).num_threads is None
+    with pytest.raises(ValueError, match="num_threads 0"):
+        ClassifierOptions(num_threads=0)
+
+
 def test_formats_and_top_k_and_threshold(tmp_path, fashion, capsys):
     image = tmp_path / "x.png"
     cv2.imwrite(str(image), fashion.test.images[2])  # a trouser

@@ -45,13 +45,28 @@ def test_license_is_mit_and_shipped(pyproject):
     assert "WITHOUT WARRANTY OF ANY KIND" in text
 
 
+def _requirements(extra: list[str], python: str) -> dict[str, str]:
+    """An extra's requirements that apply on ``python``: name -> version specifier."""
+    from packaging.requirements import Requirement  # pytest's own dependency
+
+    reqs = [Requirement(r) for r in extra]
+    return {r.name: str(r.specifier) for r in reqs
+            if r.marker is None or r.marker.evaluate({"python_version": python})}
+
+
 def test_extras_pin_what_each_device_needs(pyproject):
     extras = pyproject["project"]["optional-dependencies"]
-    assert extras["legacy"] and all('python_version < "3.12"' in r for r in extras["legacy"])
-    picamera = " ".join(extras["picamera"])
-    # picamera2 from apt is built for numpy 1.x: the venv must not bring numpy 2 over it.
-    assert "numpy>=1.24,<2" in picamera and "opencv-python-headless>=4.10,<4.11" in picamera
-    assert "ai-edge-litert" in picamera and "tensorflow" not in picamera
+    # tflite-runtime has no wheel past Python 3.11: there the extra installs nothing.
+    assert _requirements(extras["legacy"], "3.13") == {}
+    assert "tflite-runtime" in _requirements(extras["legacy"], "3.11")
+    # Bookworm (3.11): apt's picamera2 is built for numpy 1.24, so the venv keeps numpy < 2.
+    bookworm = _requirements(extras["picamera"], "3.11")
+    assert bookworm["numpy"] == "<2,>=1.24" and bookworm["opencv-python-headless"] == "<4.11,>=4.10"
+    # Trixie (3.13): apt's numpy 2.2 stays; nothing pins numpy, nor an OpenCV built for numpy 1.
+    trixie = _requirements(extras["picamera"], "3.13")
+    assert "numpy" not in trixie and trixie["opencv-python-headless"] == ">=4.11"
+    for reqs in (bookworm, trixie):
+        assert "ai-edge-litert" in reqs and "tensorflow" not in reqs and "tensorflow-cpu" not in reqs
 
 
 def test_tests_needing_fashion_mnist_skip_cleanly_without_it(tmp_path):

@@ -24,7 +24,9 @@ def add_model_options(parser: argparse.ArgumentParser, preprocess_help: str,
     parser.add_argument("--backend", default="auto", choices=["auto", *backends],
                         help="interpreter (default: ai-edge-litert, then tflite-runtime, "
                         "then tensorflow)")
-    parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="interpreter threads (default: the CPUs up to 4 on ai-edge-litert, "
+                        "1 on tflite-runtime)")
     parser.add_argument("--top-k", type=int, default=3, metavar="K")
     parser.add_argument("--threshold", type=float, default=0.0, metavar="T",
                         help="give no label (label null, with a reason) when the top score is "

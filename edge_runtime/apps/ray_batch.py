@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edge_runtime import native_messages
 from edge_runtime.apps import record_parts
@@ -265,6 +265,8 @@ def classify_catalog(sources: Sequence[str], location: str, options: ClassifierO
         rows = [{"path": path, "error": error or "", "skipped": skipped or ""}  # always strings
                 for path, error, skipped in todo]
         output = location if record_parts.is_uri(location) else os.path.abspath(location)
+        if options.num_threads is None:  # each actor holds one CPU (num_cpus=1)
+            options = replace(options, num_threads=1)
         dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             actor, batch_size=batch_size, batch_format="pyarrow",
             compute=ActorPoolStrategy(size=workers), num_cpus=1,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,10 @@ INSTALL_COMMANDS = {
     "tflite-runtime": "pip install 'numpy<2' tflite-runtime  (Python <= 3.11)",
     "tensorflow": "pip install tensorflow-cpu",
 }
+# Interpreter threads when none are asked for: XNNPACK's pool on ai-edge-litert gets up to a
+# Pi's four cores, which a live stream otherwise leaves idle; tflite-runtime 2.14's pool spins,
+# and slows down many times over once another process wants the cores (scripts/bench_threads.py).
+MAX_DEFAULT_THREADS = 4
 
 
 class BackendUnavailableError(ImportError):
@@ -44,6 +49,7 @@ class LoadedInterpreter:
 
     interpreter: object
     backend: str
+    num_threads: int
 
 
 def _interpreter_class(backend: str):
@@ -83,13 +89,27 @@ def resolve_backend(backend: str = "auto") -> str:
     )
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_threads(backend: str) -> int:
+    """Interpreter threads for ``backend`` when the caller names none: the usable CPUs up to
+    :data:`MAX_DEFAULT_THREADS` (a Pi 4 or 5 gets all four cores), one on tflite-runtime."""
+    if backend == "tflite-runtime":
+        return 1
+    return min(usable_cpus(), MAX_DEFAULT_THREADS)
+
+
 def create_interpreter(
-    model: str | Path | bytes, backend: str = "auto", num_threads: int = 1
+    model: str | Path | bytes, backend: str = "auto", num_threads: int | None = None
 ) -> LoadedInterpreter:
     """Create an interpreter for a model file path or model bytes and allocate its tensors.
 
-    One thread by default: on a Pi the other cores belong to the camera and the application,
-    and for a model this small more threads only add synchronisation. A model file's pages are
+    ``num_threads`` None takes :func:`default_threads` for the backend. A model file's pages are
     given back once the tensors are allocated (:mod:`edge_runtime.interpreter.model_pages`).
     tflite-runtime gets XNNPACK's int8 kernels, as ai-edge-litert has them by default
     (:mod:`edge_runtime.interpreter.legacy_xnnpack`), so both give an int8 model's labels alike.
@@ -97,6 +117,8 @@ def create_interpreter(
     other lines pass, and a refused model's are in the error; :mod:`edge_runtime.native_messages`).
     """
     name = resolve_backend(backend)
+    if num_threads is None:
+        num_threads = default_threads(name)
     cls = _interpreter_class(name)
     source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {
         "model_path": str(model)}
@@ -115,4 +137,4 @@ def create_interpreter(
     native_messages.pass_on(messages, drop="INFO: ")
     if "model_path" in source:
         release_model_pages(source["model_path"])
-    return LoadedInterpreter(interpreter, name)
+    return LoadedInterpreter(interpreter, name, num_threads)

@@ -61,7 +61,7 @@ class ModelThread:
         self._lock = threading.Lock()
 
     def load_model(self, path: str | Path | None = None, backend: str = "auto",
-                   num_threads: int = 1) -> LoadedModel:
+                   num_threads: int | None = None) -> LoadedModel:
         """:func:`~edge_runtime.interpreter.runner.load_model`'s result, made on the model
         thread on the first call for these arguments and shared by later ones; raises what it
         raises."""

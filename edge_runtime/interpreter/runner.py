@@ -45,7 +45,8 @@ class ModelRunner:
     Not thread-safe: give every thread its own runner.
     """
 
-    def __init__(self, model: str | Path | bytes, backend: str = "auto", num_threads: int = 1):
+    def __init__(self, model: str | Path | bytes, backend: str = "auto",
+                 num_threads: int | None = None):
         loaded = create_interpreter(model, backend, num_threads)
         self.backend = loaded.backend
         self._interpreter = loaded.interpreter
@@ -146,7 +147,7 @@ class LoadedModel:
 
 
 def load_model(path: str | Path | None = None, backend: str = "auto",
-               num_threads: int = 1) -> LoadedModel:
+               num_threads: int | None = None) -> LoadedModel:
     """Load a bundle (the shipped default for None), create its runner, and refuse a manifest
     whose label count differs from the model's number of outputs."""
     bundle = load_bundle(path)
