@@ -266,12 +266,13 @@ def test_a_featureless_picture_is_no_garment_and_a_plain_product_shot_is_one(pic
     from edge_runtime.photo.preprocess import is_featureless
 
     rng = np.random.default_rng(5)
-    empty = {"white wall": np.full((480, 640, 3), 235, np.uint8),
+    light = np.linspace(0.9, 1.05, 640)[None, :, None]  # lit from one side
+    empty = {"white wall": np.clip(np.full((480, 640, 3), 220) * light, 0, 255).astype(np.uint8),
              "covered lens": np.full((480, 640, 3), 4, np.uint8),
              "grey card with noise": np.clip(128 + rng.normal(0, 3, (480, 640, 3)), 0, 255)
              .astype(np.uint8)}[picture]
     garment = np.full((480, 640, 3), 255, np.uint8)
-    garment[120:360, 220:420] = 245  # white on white: grey levels vary by 3.6 at 32x32
+    garment[120:360, 220:420] = 245  # white on white: a step of 10 grey levels at 32x32
     with Classifier() as clf:
         prediction = clf.classify(empty)
         assert prediction.label is None and prediction.reason == "no garment in view"

@@ -37,9 +37,10 @@ _DARK_BORDER = 60
 # Fashion-MNIST training garments (pixels > 12): mean 156, standard deviation about 60.
 GARMENT_MEAN, GARMENT_STD = 156.0, 60.0
 _MAX_GAIN = 4.0  # stretch a flat-coloured garment this much at most: beyond it is only noise
-# Standard deviation of the grey levels at 32x32 below which a picture holds nothing: a blank
-# wall or a covered lens is near 0, the plainest catalogue shot (a white shirt on white) about 4.
-FEATURELESS_STD = 2.0
+# The largest step between neighbouring grey levels at 32x32 below which a picture holds
+# nothing: an evenly or unevenly lit wall or a covered lens steps by a level or two, any garment
+# has an edge (the plainest catalogue shot, a white shirt on white, steps by 16).
+FEATURELESS_STEP = 6
 _FEATURE_SIDE = 32
 
 
@@ -145,10 +146,11 @@ def photo_pixels(image: DecodedImage) -> np.ndarray:
 
 
 def is_featureless(pixels: np.ndarray) -> bool:
-    """True for a picture with nothing in it (a blank wall, a covered lens, a blank page): its
-    grey levels at 32x32 vary less than :data:`FEATURELESS_STD`."""
-    gray = imaging.to_gray(imaging.shrink(pixels, _FEATURE_SIDE, _FEATURE_SIDE))
-    return float(gray.std()) < FEATURELESS_STD
+    """True for a picture with nothing in it (a wall, a covered lens, a blank page): no two
+    neighbouring grey levels at 32x32 differ by :data:`FEATURELESS_STEP` or more."""
+    gray = imaging.to_gray(imaging.shrink(pixels, _FEATURE_SIDE, _FEATURE_SIDE)).astype(np.int16)
+    step = max(int(np.abs(np.diff(gray, axis=0)).max()), int(np.abs(np.diff(gray, axis=1)).max()))
+    return step < FEATURELESS_STEP
 
 
 def prepare_photo(image: DecodedImage, layout: ImageLayout = FMNIST_LAYOUT,
