@@ -20,9 +20,20 @@ run() {
     [ $rc -eq 5 ] && echo "test.sh: $venv ran no test" >&2
     [ $rc -ne 0 ] && status=1
 }
-run .venv "$@"
-run .venv-edge -m "not tensorflow" "$@"
+# The device environments add "not tensorflow" to any -m the caller gives (pytest keeps only
+# the last -m, so the two are joined into one expression).
+marker="" rest=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        -m) marker=$2; shift 2 ;;
+        -m*) marker=${1#-m}; shift ;;
+        *) rest+=("$1"); shift ;;
+    esac
+done
+device="not tensorflow${marker:+ and ($marker)}"
+run .venv ${marker:+-m "$marker"} "${rest[@]}"
+run .venv-edge -m "$device" "${rest[@]}"
 if [ -x .venv-legacy/bin/python ]; then
-    run .venv-legacy -m "not tensorflow" "$@"
+    run .venv-legacy -m "$device" "${rest[@]}"
 fi
 exit $status
