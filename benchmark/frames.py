@@ -24,6 +24,8 @@ def write_test_video(video: Path, photos: Path | None, n_frames: int = 300) -> P
     stills = [resize(read_image(p).pixels, width, height) for p in sources] or [
         rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(30)]
     writer = open_writer(str(video), width, height, 15.0)
+    if writer is None:
+        raise RuntimeError(f"{video}: OpenCV cannot write this video here")
     for i in range(n_frames):
         writer.write(stills[(i // STILL_FRAMES) % len(stills)])
     writer.release()

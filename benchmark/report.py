@@ -143,7 +143,7 @@ def figures_text(cli: dict, live: dict, photo: dict | None) -> str:
         decode = "; ".join(f"{d['size']} {d['decode_ms']['median']:.1f} ms"
                            for d in photo["decode"].values())
         lines += [f"- photo model {photo['model']}: per 640x480 camera frame end to end "
-                  f"(read, ROI, segmentation, letterbox, classify, smooth; one thread) p50 "
+                  f"(read, ROI, featureless check, letterbox, classify, smooth; one thread) p50 "
                   f"{frames['frame_ms_p50']:.1f} ms, p95 {frames['frame_ms_p95']:.1f} ms "
                   f"(prepare + classify p50 {frames['prepare_classify_ms_p50']:.1f} ms)",
                   f"- phone photo JPEG decode at the short side it needs "

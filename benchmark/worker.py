@@ -20,8 +20,9 @@ import numpy as np
 
 from benchmark.stats import FULL, Effort, percentiles, rate, spread
 from edge_runtime.interpreter.backend import BACKENDS
+from edge_runtime.interpreter.runner import BATCH_SIZE
 
-BATCH = 256  # images per invoke in the batch figures: what ModelRunner.probabilities_batch uses
+BATCH = BATCH_SIZE  # images per invoke in the batch figures, as the runtime batches
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from convert.evaluation import HELD_OUT_PHOTOS
+
 
 def _by_source(results: dict) -> dict[str, dict]:
     """A ``fashion-evaluate`` results file's payload per folder (one folder: its own)."""
@@ -30,7 +32,7 @@ def cross_validated(path: Path) -> dict:
     by_source = _by_source(results)
     fold_models = next(iter(by_source.values()))["fold_models"]
     held = [json.loads(Path(model).with_suffix(".json").read_text(encoding="utf-8"))
-            ["metrics"]["parts"]["held-out photos"] for model in fold_models]
+            ["metrics"]["parts"][HELD_OUT_PHOTOS] for model in fold_models]
     n = sum(part["n_images"] for part in held)
     keras_top1 = sum(part["keras_accuracy"] * part["n_images"] for part in held) / n
     int8_top1 = sum(part["tflite_accuracy"] * part["n_images"] for part in held) / n

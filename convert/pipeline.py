@@ -25,7 +25,7 @@ from train.quantize import MODES
 SHIPPED, GATED, KEPT = "shipped", "gated", "kept"  # what became of a mode's model
 
 
-class ConversionError(Exception):
+class ConversionError(ValueError):
     """The model, its data or the figures to record cannot be used; the message is one line."""
 
 
@@ -69,7 +69,7 @@ class ConvertOptions:
             raise ValueError(f"quantization must be some of {', '.join(MODES)}, got "
                              f"{', '.join(self.quantization) or 'none'}")
         if self.calibration_size < 10:
-            raise ValueError("calibration size must be >= 10")
+            raise ValueError(f"calibration size {self.calibration_size}, expected >= 10")
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ def convert_model(model_path: Path, options: ConvertOptions = ConvertOptions(),
     from convert.evaluation import HELD_OUT_PHOTOS, EvaluationDataError, fmnist_set, photo_set
     from convert.manifest import FMNIST_INPUT, PHOTO_INPUT, build_manifest, ship
     from convert.metadata import MetadataToolError
-    from convert.replacement import Verdict, paired_with_shipped, shipped_verdict
+    from convert.replacement import Verdict, paired_with_shipped, photo_split, shipped_verdict
     from edge_runtime.interpreter.bundle import sha256_file
     from edge_runtime.interpreter.runner import ModelRunner
     from train.quantize import convert
@@ -282,7 +282,8 @@ def convert_model(model_path: Path, options: ConvertOptions = ConvertOptions(),
         alone = partial(paired_with_shipped, inputs=evaluation.inputs[pairing],
                         labels=evaluation.labels[pairing], candidate=candidate[pairing])
         verdict = (Verdict(False) if options.replace
-                   else shipped_verdict(options.out, name, model_bytes, pictures, alone))
+                   else shipped_verdict(options.out, name, model_bytes, pictures, alone,
+                                        photo_split(provenance) if photo else None))
         if verdict.keep_shipped:
             done(measured(KEPT, verdict.reason))
             continue

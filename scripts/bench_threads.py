@@ -61,6 +61,7 @@ def invoke_ms(model: Path, backend: str, threads: int, invokes: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure and print the invoke time per thread count; 2 when the backend is unavailable."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "fashion_photo_int8.tflite")

@@ -79,6 +79,7 @@ def verdict(module: Module, system_only: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print where each named module imports from; 1 when one is not where it must be."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--import", dest="imports", nargs="*", default=[], metavar="MODULE",
                         help="modules that must import")

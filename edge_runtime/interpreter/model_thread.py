@@ -19,8 +19,9 @@ from edge_runtime.interpreter.runner import BATCH_SIZE, LoadedModel, ModelRunner
 
 
 class ThreadRunner:
-    """A :class:`~edge_runtime.interpreter.runner.Runner` whose calls run on the model thread. Its specs are
-    plain values copied at load; :meth:`close` leaves the interpreter to the model thread."""
+    """A :class:`~edge_runtime.interpreter.runner.Runner` whose calls run on the model thread.
+    Its specs are plain values copied at load; :meth:`close` leaves the interpreter to the model
+    thread."""
 
     def __init__(self, runner: ModelRunner, pool: ThreadPoolExecutor) -> None:
         self._runner, self._pool = runner, pool
@@ -39,10 +40,6 @@ class ThreadRunner:
     def raw_scores_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """:meth:`ModelRunner.raw_scores_batch`, on the model thread."""
         return self._pool.submit(self._runner.raw_scores_batch, images, batch_size).result()
-
-    def probabilities_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
-        """:meth:`ModelRunner.probabilities_batch`, on the model thread."""
-        return self._pool.submit(self._runner.probabilities_batch, images, batch_size).result()
 
     def close(self) -> None:
         """Nothing: other classifiers may still use the model; :meth:`ModelThread.close`

@@ -11,7 +11,14 @@ import numpy as np
 from edge_runtime.interpreter.backend import create_interpreter
 from edge_runtime.interpreter.bundle import ManifestError, ModelBundle, load_bundle
 from edge_runtime.interpreter.model_pages import release_model_pages
-from edge_runtime.interpreter.tensors import from_output, image_layout, read_specs, to_input
+from edge_runtime.interpreter.tensors import (
+    ImageLayout,
+    TensorSpec,
+    from_output,
+    image_layout,
+    read_specs,
+    to_input,
+)
 
 BATCH_SIZE = 256  # images per invoke in a batch: big enough to amortise the call, small in memory
 
@@ -22,7 +29,8 @@ class Runner(Protocol):
     :class:`~edge_runtime.interpreter.model_thread.ThreadRunner`)."""
 
     backend: str
-    layout: object
+    layout: ImageLayout
+    output_spec: TensorSpec
     output_quantization: tuple[float, int] | None
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray: ...
@@ -30,9 +38,6 @@ class Runner(Protocol):
     def raw_scores(self, pixels: np.ndarray) -> list: ...
 
     def raw_scores_batch(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray: ...
-
-    def probabilities_batch(self, images: np.ndarray,
-                            batch_size: int = BATCH_SIZE) -> np.ndarray: ...
 
     def close(self) -> None: ...
 

@@ -39,7 +39,8 @@ GARMENT_MEAN, GARMENT_STD = 156.0, 60.0
 _MAX_GAIN = 4.0  # stretch a flat-coloured garment this much at most: beyond it is only noise
 # The largest step between neighbouring grey levels at 32x32 below which a picture holds
 # nothing: an evenly or unevenly lit wall or a covered lens steps by a level or two, any garment
-# has an edge (the plainest catalogue shot, a white shirt on white, steps by 16).
+# has an edge (the plainest training or evaluation photo, a white T-shirt on a white floor,
+# steps by 16).
 FEATURELESS_STEP = 6
 _FEATURE_SIDE = 32
 
