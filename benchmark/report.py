@@ -31,7 +31,8 @@ def build_table(rows: list[dict]) -> str:
             (f"{cmp_['drop_pp']:+.2f} ({cmp_['drop_ci95_pp'][0]:+.2f}, "
              f"{cmp_['drop_ci95_pp'][1]:+.2f})", f"{cmp_['worst_class_drop_pp']:+.1f}",
              f"{cmp_['agreement']:.4f}") if cmp_ else
-            ("-", "-", "-") if r["backend"] != "keras" else ("-", "+0.0", "1.0000"))
+            ("not converted from the Keras row's model", "-", "-") if "vs_keras_skipped" in r
+            else ("-", "-", "-") if r["backend"] != "keras" else ("-", "+0.0", "1.0000"))
         photo = f"{r['photo_top1']:.1%}" if "photo_top1" in r else "-"
         classify = f"{r['classify_us']['p50']:.0f}" if "classify_us" in r else "-"
         classify_batch = (f"{r['classify_batch_ips']['median']:,.0f}"

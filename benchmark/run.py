@@ -5,6 +5,7 @@ with any limits is :mod:`benchmark.limits`' business."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -75,6 +76,22 @@ def planned_rows(models: Path, keras_models: dict[str, Path], legacy_python: Pat
     return rows
 
 
+def converted_from(bundle: Path, keras_accuracy: float) -> bool:
+    """Whether ``bundle`` may have been converted from the Keras model that read
+    ``keras_accuracy`` of the test set right: its manifest recorded its source's accuracy on the
+    same images. Only then is the difference between the two a conversion's drop; a Keras model
+    retrained on another CPU reads a different number of them right. (The model files cannot
+    tell: a .keras file records when it was saved.)"""
+    from edge_runtime.interpreter.bundle import manifest_path
+
+    try:
+        metrics = json.loads(manifest_path(bundle).read_text(encoding="utf-8"))["metrics"]
+        recorded = float(metrics["keras_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return recorded == round(keras_accuracy, 4)  # as the manifest records it
+
+
 def machine() -> dict:
     """CPU model, cores, Python: the context every figure belongs to."""
     cpu = platform.processor() or platform.machine()
@@ -115,9 +132,10 @@ def _measure_rows(options: BenchOptions, test, one_png: Path,
 
     plan = planned_rows(options.models or models_dir(), dict(options.keras_models),
                         options.legacy_python)
-    rows, predictions = [], {}
+    rows, predictions, paths = [], {}, {}
     for index, (name, arch, variant, backend, path, python) in enumerate(plan, 1):
         progress(f"[{index}/{len(plan)}] {name} ...")
+        paths[name] = path
         row = {"name": name, "arch": arch, "variant": variant, "backend": backend}
         row |= run_worker(python, path, backend,
                           options.photos if backend != "keras" else None, options.effort)
@@ -128,10 +146,15 @@ def _measure_rows(options: BenchOptions, test, one_png: Path,
             row["cold"] = cold_start(python, path, backend, one_png, options.effort.repeats)
         rows.append(row)
     for row in rows:
-        reference = predictions.get(f"{row['arch']} keras")
-        if row["backend"] != "keras" and reference is not None and row["name"] in predictions:
+        keras = f"{row['arch']} keras"
+        reference = predictions.get(keras)
+        if row["backend"] == "keras" or reference is None or row["name"] not in predictions:
+            continue
+        if converted_from(paths[row["name"]], float((reference == test.labels).mean())):
             row["vs_keras"] = compare_predictions(test.labels, reference,
                                                   predictions[row["name"]]).as_dict()
+        else:
+            row["vs_keras_skipped"] = f"not converted from {paths[keras]}"
     return rows
 
 
