@@ -32,12 +32,9 @@ class Verdict:
     reason: str = ""
 
 
-# What decides which photos a photo model's run held out (its manifest's provenance).
-SPLIT_KEYS = ("photo_list_sha256", "holdout_fold", "holdout_source")
-
-
 def photo_split(provenance: dict) -> dict:
-    """The photo list and held-out fold or source a photo model's run was trained with."""
+    """What decides which photos a photo model's run held out: its photo list and held-out fold
+    or source (from its manifest's provenance)."""
     training = provenance.get("training") or {}
     return {"photo_list_sha256": provenance.get("photo_list_sha256"),
             "holdout_fold": training.get("holdout_fold"),
@@ -65,7 +62,7 @@ def shipped_verdict(out_dir: Path, name: str, model_bytes: bytes, pictures: str,
             shipped_split = None  # an unreadable bundle: the pairing below reports it
         if shipped_split is not None and shipped_split != split:
             differs = ", ".join(f"{key} {shipped_split[key]} (new: {split[key]})"
-                                for key in SPLIT_KEYS if shipped_split[key] != split[key])
+                                for key in split if shipped_split[key] != split[key])
             return Verdict(True, f"kept the shipped {name}: it was trained on another split of "
                            f"the photos ({differs}), so some of {pictures} are its training "
                            "photos and the pairing would favour it (--replace ships the new "
