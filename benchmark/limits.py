@@ -195,6 +195,11 @@ LIMITS: dict[str, Callable[[dict, float], Iterator[Finding]]] = {
         _mediapipe_ratio, _at_most,
         lambda v, limit, p: f"Classifier.classify on a decoded photo {v:.2f} x MediaPipe's "
                             f"ImageClassifier, the same model and photos (limit {limit:g}x)"),
+    "photo_mediapipe_agreement": _figure(
+        lambda p: p["photo_model"]["mediapipe"]["top1_agreement_letterboxed"], _at_least,
+        lambda v, limit, p: f"MediaPipe's ImageClassifier on photos letterboxed by "
+                            f"scripts/mediapipe_classify.py: top-1 as Classifier's on {v:.1%} "
+                            f"(limit {limit:.0%})"),
 }
 
 

@@ -159,7 +159,9 @@ def figures_text(cli: dict, live: dict, photo: dict | None) -> str:
             lines.append(f"- a decoded photo, {mp['photos']} real photos, one thread, p50: "
                          f"Classifier.classify {mp['classify_ms_p50']:.2f} ms, MediaPipe's "
                          f"ImageClassifier {mp['mediapipe_ms_p50']:.2f} ms ({mp['ratio']:.2f}x); "
-                         f"top-1 labels agree on {mp['top1_agreement']:.1%}")
+                         f"top-1 labels agree on {mp['top1_agreement']:.1%} of the photos as "
+                         f"they are (MediaPipe stretches them), "
+                         f"{mp['top1_agreement_letterboxed']:.1%} letterboxed first")
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,7 @@ from convert.metadata import (DEFAULT_METADATA_PYTHON, LABEL_FILE, ImageClassifi
                               MetadataToolError, add_image_classifier_metadata, read_metadata)
 from edge_runtime.interpreter.runner import ModelRunner
 from edge_runtime.labels import FASHION_MNIST_LABELS
-from tests.conftest import legacy_probabilities
+from tests.conftest import REAL_PHOTOS, legacy_probabilities
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIAPIPE_PYTHON = ROOT / ".venv-mediapipe" / "bin" / "python"
@@ -317,3 +317,64 @@ def test_mediapipe_runs_the_shipped_photo_model_unchanged_and_agrees(fashion, tm
             assert ours[top] == ours[decided.class_id] == ours.max(), f"{path}: {decided.label}"
             right += decided.class_id == fashion.test.labels[index]
     assert right >= 0.8 * len(paths)
+
+
+def _letterboxed_for_mediapipe():
+    """scripts/mediapipe_classify.py's letterbox (the script runs in MediaPipe's environment and
+    is no package: loaded from its file)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mediapipe_classify",
+                                                  ROOT / "scripts" / "mediapipe_classify.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.letterboxed
+
+
+@pytest.mark.parametrize("height, width, suffix", [(900, 1200, ".jpg"), (3000, 4000, ".jpg"),
+                                                   (140, 60, ".png")])
+def test_the_letterbox_mediapipe_users_are_given_is_the_devices(height, width, suffix, tmp_path):
+    import cv2
+
+    from edge_runtime.interpreter.tensors import ImageLayout
+    from edge_runtime.media.image_io import read_image
+    from edge_runtime.photo.preprocess import letterbox, photo_pixels
+
+    y, x = np.mgrid[0:height, 0:width]
+    photo = np.stack([x * 255 // width, y * 255 // height, (x + y) * 128 // (height + width)],
+                     -1).astype(np.uint8)
+    cv2.circle(photo, (width // 2, height // 2), min(height, width) // 3, (40, 200, 90), -1)
+    path = tmp_path / f"photo{suffix}"
+    cv2.imwrite(str(path), cv2.GaussianBlur(photo, (0, 0), 2))
+    device = letterbox(photo_pixels(read_image(path, 224)), ImageLayout(224, 224, 3))
+    theirs = _letterboxed_for_mediapipe()(cv2.imread(str(path)))
+    assert theirs.shape == device.shape == (224, 224, 3)
+    border = (device == 127).all(-1)
+    assert border.sum() > 224 * 40 and np.array_equal(border, (theirs == 127).all(-1))
+    # The device decodes a large JPEG at a reduced scale first: a grey level apart on average.
+    difference = np.abs(device.astype(int) - theirs.astype(int))
+    assert difference.mean() < 1.0
+    if suffix == ".png":  # enlarged alike, bilinear
+        assert difference.max() == 0
+
+
+@needs_mediapipe_env
+@pytest.mark.photos
+@pytest.mark.slow
+def test_mediapipe_given_letterboxed_photos_reads_them_as_fashion_classify_does(tmp_path):
+    from edge_runtime.apps.classify import main as classify
+
+    photos = sorted(str(p) for p in REAL_PHOTOS.rglob("*.jpg"))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not a photo")
+    done = subprocess.run([str(MEDIAPIPE_PYTHON), "scripts/mediapipe_classify.py", *photos,
+                           str(broken)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1  # one file unreadable, the others classified
+    assert f"{broken}: not a decodable image" in done.stderr
+    theirs = {r["path"]: r["class_id"] for r in map(json.loads, done.stdout.splitlines())}
+    assert sorted(theirs) == photos
+    out = tmp_path / "ours.jsonl"
+    assert classify([*photos, "--output", str(out)]) == 0
+    ours = {r["path"]: r["class_id"] for r in map(json.loads, out.read_text().splitlines())}
+    agree = sum(ours[path] == theirs[path] for path in photos) / len(photos)
+    assert agree >= 0.95, f"top-1 agreement {agree:.1%} on {len(photos)} photos"
