@@ -46,6 +46,7 @@ def letterboxed(bgr: np.ndarray, side: int = 224) -> np.ndarray:
 def classify(model: Path, paths: Iterable[str], stretch: bool = False) -> Iterator[dict]:
     """A record per photo: its top-1 label, class id and score, or ``error`` naming what is
     wrong with the file. ``stretch``: hand MediaPipe the photo as it is (MediaPipe's own way)."""
+    # Imported here: ``letterboxed`` needs only OpenCV, so the project's tests can check it.
     import mediapipe as mp
     from mediapipe.tasks.python import vision
     from mediapipe.tasks.python.core.base_options import BaseOptions
