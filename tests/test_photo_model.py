@@ -101,6 +101,20 @@ def test_class_weights_balance_real_photos_and_set_the_renderings_share():
     assert weights.mean() == pytest.approx(1.0)
 
 
+def test_a_third_of_the_reshoots_are_seen_small_and_none_is_enlarged():
+    from train.photo.views import reshoot
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (600, 400, 3), np.uint8)
+    sides = np.array([min(reshoot(photo, rng).shape[:2]) for _ in range(300)])
+    small = sides <= 160
+    assert 0.25 < small.mean() < 0.42, f"{small.mean():.2f} of the re-shoots small"
+    assert sides[small].min() >= 40 and sides[~small].min() >= 400 * 0.75 * 0.75 - 1
+    tiny = rng.integers(0, 256, (30, 50, 3), np.uint8)  # already smaller than any drawn side
+    assert all(min(reshoot(tiny, rng).shape[:2]) >= 30 * 0.75 * 0.75 - 1 for _ in range(50))
+    assert all(reshoot(tiny, rng).shape[0] <= 30 for _ in range(50))
+
+
 @pytest.mark.tensorflow
 def test_training_batches_take_the_int8_share_of_their_rows_from_the_int8_features():
     from train.photo.head import _epoch

@@ -74,7 +74,7 @@ def extract(runner: ModelRunner, pictures: list[LabelledPicture], views: int,
 
 # Part of every cache key: bump it when the code that makes the pictures changes (the renderer,
 # the re-shoots, decoding, the letterbox), which the fields of a key cannot see.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 
 def cache_key(fields: dict) -> str:

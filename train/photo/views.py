@@ -2,7 +2,7 @@
 
 Real photos come from the photo list (:mod:`train.photo.photo_list`): every photo is checked
 against its sha256, decoded as the device decodes it, and seen as shot plus re-shot (framing,
-tilt, mirror, light and white balance change as between two shots of the same garment).
+tilt, mirror, light, white balance and distance change as between two shots of the same garment).
 Fashion-MNIST garments come rendered as product shots and casual photos
 (:mod:`train.photo.renderings`). Every view goes through the device's own preparation
 (:func:`edge_runtime.photo.preprocess.letterbox`), so the model learns from what it will see.
@@ -26,6 +26,9 @@ from train.photo.renderings import render_set
 
 _MAX_TILT = 15.0  # degrees
 _MIN_CROP = 0.75  # keep at least this share of each side: the garment stays mostly in view
+# A third of the re-shoots are seen small, as a far camera or a garment cut from a scene shows
+# it: short side 40-160 px (log-uniform) before the letterbox enlarges it again.
+_SMALL_SHARE, _SMALL_SIDES = 1 / 3, (40.0, 160.0)
 # Where the clothing-dataset sets lie under a photo root: fashion-photos' layout, or ../shared's;
 # every other set lies in the folder of its name.
 SET_DIRS = {"train": ("train", "real-photos-train"), "eval": ("eval", "real-photos")}
@@ -95,7 +98,8 @@ def renderings(split, per_class: int, seed: int) -> list[LabelledPicture]:
 
 def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The photo as another shot might have taken it: mirrored or not, cropped, tilted (edges
-    filled by reflection, not black corners), brighter or darker, another white balance."""
+    filled by reflection, not black corners), brighter or darker, another white balance, and a
+    third of the time from farther away (a smaller picture, never a larger one)."""
     if rng.random() < 0.5:
         pixels = pixels[:, ::-1]
     height, width = pixels.shape[:2]
@@ -107,7 +111,14 @@ def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     pixels = cv2.warpAffine(pixels, tilt, (crop_w, crop_h), borderMode=cv2.BORDER_REFLECT101)
     balance = rng.uniform(0.8, 1.2, 3) if pixels.ndim == 3 else rng.uniform(0.8, 1.2)
     lit = pixels.astype(np.float32) * balance * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20)
-    return np.clip(lit, 0, 255).astype(np.uint8)
+    pixels = np.clip(lit, 0, 255).astype(np.uint8)
+    small = rng.random() < _SMALL_SHARE
+    side = np.exp(rng.uniform(*np.log(_SMALL_SIDES)))
+    if small and min(crop_h, crop_w) > side:
+        scale = side / min(crop_h, crop_w)
+        size = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return pixels
 
 
 def picture_views(picture: LabelledPicture, views: int, layout: ImageLayout,
