@@ -116,8 +116,8 @@ def reshoot(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     side = np.exp(rng.uniform(*np.log(_SMALL_SIDES)))
     if small and min(crop_h, crop_w) > side:
         scale = side / min(crop_h, crop_w)
-        size = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
-        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        pixels = cv2.resize(pixels, (round(crop_w * scale), round(crop_h * scale)),
+                            interpolation=cv2.INTER_AREA)
     return pixels
 
 
